@@ -60,12 +60,13 @@ impl FileShare {
 
     /// Maps a local path under the mount to the UNC path of the same file.
     pub fn to_unc(&self, local: &Path) -> Result<String, FileShareError> {
-        let rest = local
-            .strip_prefix(&self.local_root)
-            .map_err(|_| FileShareError::OutsideLocal {
-                path: local.to_path_buf(),
-                root: self.local_root.clone(),
-            })?;
+        let rest =
+            local
+                .strip_prefix(&self.local_root)
+                .map_err(|_| FileShareError::OutsideLocal {
+                    path: local.to_path_buf(),
+                    root: self.local_root.clone(),
+                })?;
         let mut unc = self.unc_root.clone();
         for part in rest.components() {
             unc.push('\\');
@@ -100,7 +101,9 @@ mod tests {
 
     #[test]
     fn to_local_maps_unc_under_root() {
-        let local = share().to_local(r"\\EMULATOR\Fileshare\EDDS1\a.tif").unwrap();
+        let local = share()
+            .to_local(r"\\EMULATOR\Fileshare\EDDS1\a.tif")
+            .unwrap();
         assert_eq!(local, PathBuf::from("/srv/share/EDDS1/a.tif"));
     }
 
@@ -117,12 +120,16 @@ mod tests {
 
     #[test]
     fn to_local_rejects_parent_component() {
-        assert!(share().to_local(r"\\emulator\fileshare\..\etc\passwd").is_err());
+        assert!(share()
+            .to_local(r"\\emulator\fileshare\..\etc\passwd")
+            .is_err());
     }
 
     #[test]
     fn to_unc_maps_local_under_root() {
-        let unc = share().to_unc(Path::new("/srv/share/prodsync/run/b.opt")).unwrap();
+        let unc = share()
+            .to_unc(Path::new("/srv/share/prodsync/run/b.opt"))
+            .unwrap();
         assert_eq!(unc, r"\\emulator\fileshare\prodsync\run\b.opt");
     }
 }

@@ -19,6 +19,7 @@ pub mod fileshare;
 pub mod machine;
 pub mod opticon;
 pub mod relativity;
+pub mod session;
 pub mod steps;
 pub mod store;
 pub mod workflow;

@@ -1,1 +1,316 @@
-//! Placeholder.
+//! The sync state machine: the states, the data each state carries, and the
+//! one table of legal transitions.
+//!
+//! ```text
+//! Configured → SourceValidated → DestinationValidated → SnapshotCreated
+//!            → ImportConfigured → Done
+//! ```
+//!
+//! `Failed` is reachable from every non-terminal state. Each state carries
+//! what the next step needs, so a run can continue from any recorded state.
+//! [`TRANSITIONS`] is the only place that says which edges exist; the engine
+//! checks every outcome against it before recording it.
+
+use serde::{Deserialize, Serialize};
+use strum::{Display, EnumDiscriminants, EnumIter, EnumString, IntoStaticStr};
+use uuid::Uuid;
+
+/// State of a sync, with the data gathered so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, EnumDiscriminants)]
+#[strum_discriminants(
+    name(StateName),
+    derive(
+        Display,
+        EnumString,
+        IntoStaticStr,
+        EnumIter,
+        Hash,
+        Serialize,
+        Deserialize
+    )
+)]
+#[serde(tag = "state", content = "data")]
+pub enum SyncState {
+    Configured,
+    SourceValidated(SourceValidated),
+    DestinationValidated(DestinationValidated),
+    SnapshotCreated(SnapshotCreated),
+    ImportConfigured(ImportConfigured),
+    Done(Done),
+    Failed(Failed),
+}
+
+/// A step: the work that moves a run out of one state.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Display,
+    EnumString,
+    IntoStaticStr,
+    EnumIter,
+    Serialize,
+    Deserialize,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum StepName {
+    ValidateSource,
+    ValidateDestination,
+    CreateSnapshot,
+    ConfigureImport,
+    Import,
+}
+
+/// One legal edge of the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: StateName,
+    pub step: StepName,
+    pub to: StateName,
+}
+
+/// Every successful edge. Besides these, each step may end in `Failed`.
+pub const TRANSITIONS: &[Transition] = &[
+    Transition {
+        from: StateName::Configured,
+        step: StepName::ValidateSource,
+        to: StateName::SourceValidated,
+    },
+    Transition {
+        from: StateName::SourceValidated,
+        step: StepName::ValidateDestination,
+        to: StateName::DestinationValidated,
+    },
+    Transition {
+        from: StateName::DestinationValidated,
+        step: StepName::CreateSnapshot,
+        to: StateName::SnapshotCreated,
+    },
+    Transition {
+        from: StateName::SnapshotCreated,
+        step: StepName::ConfigureImport,
+        to: StateName::ImportConfigured,
+    },
+    Transition {
+        from: StateName::ImportConfigured,
+        step: StepName::Import,
+        to: StateName::Done,
+    },
+];
+
+/// Error of an edge that the transition table does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal transition {from} → {to} by step {step}")]
+pub struct IllegalTransition {
+    pub from: StateName,
+    pub step: StepName,
+    pub to: StateName,
+}
+
+/// Returns the step that runs from `state`, or `None` for a terminal state.
+pub fn step_for(state: StateName) -> Option<StepName> {
+    TRANSITIONS
+        .iter()
+        .find(|transition| transition.from == state)
+        .map(|transition| transition.step)
+}
+
+/// Checks an edge against [`TRANSITIONS`]; `Failed` is legal from any state
+/// that has a step.
+pub fn check(from: StateName, step: StepName, to: StateName) -> Result<(), IllegalTransition> {
+    let legal = TRANSITIONS.iter().any(|transition| {
+        transition.from == from
+            && transition.step == step
+            && (transition.to == to || to == StateName::Failed)
+    });
+    if legal {
+        Ok(())
+    } else {
+        Err(IllegalTransition { from, step, to })
+    }
+}
+
+impl SyncState {
+    /// Returns the state's name.
+    pub fn name(&self) -> StateName {
+        StateName::from(self)
+    }
+
+    /// True for `Done` and `Failed`.
+    pub fn is_terminal(&self) -> bool {
+        step_for(self.name()).is_none()
+    }
+}
+
+/// The source production as validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub workspace: i64,
+    pub production: i64,
+    pub name: String,
+    pub status: String,
+    pub image_count: i64,
+    pub first_bates: Option<String>,
+    pub last_bates: Option<String>,
+}
+
+/// The destination production set as validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestinationInfo {
+    pub workspace: i64,
+    pub production_set: i64,
+    pub name: String,
+    pub status: String,
+    /// Pages the production set held before the import.
+    pub image_count_before: i64,
+}
+
+/// The export run that holds the documents to push.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// Object Manager export run ID.
+    pub export_run_id: String,
+    pub record_count: u64,
+    /// Field names in the order of each row's values.
+    pub fields: Vec<String>,
+}
+
+/// The import job on the destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportJobInfo {
+    pub job_id: Uuid,
+    pub batch_size: u64,
+    pub batch_count: u64,
+}
+
+/// Data of `SourceValidated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceValidated {
+    pub source: SourceInfo,
+}
+
+/// Data of `DestinationValidated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestinationValidated {
+    pub source: SourceInfo,
+    pub destination: DestinationInfo,
+}
+
+/// Data of `SnapshotCreated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotCreated {
+    pub source: SourceInfo,
+    pub destination: DestinationInfo,
+    pub snapshot: SnapshotInfo,
+}
+
+/// Data of `ImportConfigured`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportConfigured {
+    pub source: SourceInfo,
+    pub destination: DestinationInfo,
+    pub snapshot: SnapshotInfo,
+    pub job: ImportJobInfo,
+}
+
+/// Data of `Done`: what the push delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    pub source: SourceInfo,
+    pub destination: DestinationInfo,
+    pub job: ImportJobInfo,
+    pub documents: u64,
+    pub pages: u64,
+    pub bytes: u64,
+    pub first_bates: Option<String>,
+    pub last_bates: Option<String>,
+}
+
+/// Data of `Failed`: the step, the message, and the last good state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failed {
+    pub step: StepName,
+    pub message: String,
+    /// The state the failed step started from, kept so the run can resume.
+    pub last_good: Box<SyncState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use std::str::FromStr;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn step_for_walks_the_happy_path() {
+        let mut state = StateName::Configured;
+        let mut steps = Vec::new();
+        while let Some(step) = step_for(state) {
+            steps.push(step);
+            state = TRANSITIONS.iter().find(|t| t.from == state).unwrap().to;
+        }
+        assert_eq!(
+            steps,
+            vec![
+                StepName::ValidateSource,
+                StepName::ValidateDestination,
+                StepName::CreateSnapshot,
+                StepName::ConfigureImport,
+                StepName::Import,
+            ]
+        );
+        assert_eq!(state, StateName::Done);
+    }
+
+    #[test]
+    fn check_allows_failed_from_every_step() {
+        for transition in TRANSITIONS {
+            let result = check(transition.from, transition.step, StateName::Failed);
+            assert_eq!(result, Ok(()), "{transition:?}");
+        }
+    }
+
+    #[test]
+    fn check_rejects_skipped_state() {
+        let result = check(
+            StateName::Configured,
+            StepName::ValidateSource,
+            StateName::SnapshotCreated,
+        );
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn check_rejects_leaving_terminal_states() {
+        for step in StepName::iter() {
+            assert!(check(StateName::Done, step, StateName::Failed).is_err());
+            assert!(check(StateName::Failed, step, StateName::Done).is_err());
+        }
+    }
+
+    #[test]
+    fn every_step_has_one_edge() {
+        for step in StepName::iter() {
+            let edges = TRANSITIONS.iter().filter(|t| t.step == step).count();
+            assert_eq!(edges, 1, "{step}");
+        }
+    }
+
+    #[test]
+    fn state_names_round_trip_through_strings() {
+        for name in StateName::iter() {
+            assert_eq!(StateName::from_str(&name.to_string()), Ok(name));
+        }
+    }
+
+    #[test]
+    fn state_serializes_with_tag() {
+        let json = serde_json::to_value(SyncState::Configured).unwrap();
+        assert_eq!(json, serde_json::json!({"state": "Configured"}));
+    }
+}

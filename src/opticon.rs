@@ -178,7 +178,11 @@ pub fn write_documents(documents: &[OpticonDocument]) -> String {
                 page.volume,
                 page.image_path,
                 if first { "Y" } else { "" },
-                if first { count.to_string() } else { String::new() },
+                if first {
+                    count.to_string()
+                } else {
+                    String::new()
+                },
             );
         }
     }
@@ -190,7 +194,13 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
 
-    fn page(key: &str, path: &str, document_break: bool, count: Option<u32>, line: usize) -> OpticonPage {
+    fn page(
+        key: &str,
+        path: &str,
+        document_break: bool,
+        count: Option<u32>,
+        line: usize,
+    ) -> OpticonPage {
         OpticonPage {
             key: key.into(),
             volume: "VOL01".into(),
@@ -217,18 +227,31 @@ mod tests {
     #[test]
     fn parse_reads_five_fields_without_final_newline() {
         let pages = parse("B1,V,b.tif,Y,", Path::new("x.opt")).unwrap();
-        assert_eq!(pages, vec![OpticonPage { volume: "V".into(), ..page("B1", "b.tif", true, None, 1) }]);
+        assert_eq!(
+            pages,
+            vec![OpticonPage {
+                volume: "V".into(),
+                ..page("B1", "b.tif", true, None, 1)
+            }]
+        );
     }
 
     #[test]
     fn parse_rejects_wrong_field_count() {
         let error = parse("A,B,C\n", Path::new("x.opt")).unwrap_err();
-        assert_eq!(error.to_string(), "x.opt:1: expected 5 or 7 comma-separated fields, found 3");
+        assert_eq!(
+            error.to_string(),
+            "x.opt:1: expected 5 or 7 comma-separated fields, found 3"
+        );
     }
 
     #[test]
     fn group_documents_splits_at_breaks() {
-        let pages = parse("A1,V,a,Y,,,2\nA2,V,b,,,,\nB1,V,c,Y,,,1\n", Path::new("x.opt")).unwrap();
+        let pages = parse(
+            "A1,V,a,Y,,,2\nA2,V,b,,,,\nB1,V,c,Y,,,1\n",
+            Path::new("x.opt"),
+        )
+        .unwrap();
         let documents = group_documents(pages, Path::new("x.opt")).unwrap();
         assert_eq!(documents.len(), 2);
         assert_eq!(documents[0].pages.len(), 2);
@@ -239,7 +262,10 @@ mod tests {
     fn group_documents_rejects_missing_first_break() {
         let pages = parse("A1,V,a,,,,\n", Path::new("x.opt")).unwrap();
         let error = group_documents(pages, Path::new("x.opt")).unwrap_err();
-        assert_eq!(error.to_string(), "x.opt:1: the first page line has no document break `Y`");
+        assert_eq!(
+            error.to_string(),
+            "x.opt:1: the first page line has no document break `Y`"
+        );
     }
 
     #[test]

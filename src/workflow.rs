@@ -1,1 +1,679 @@
-//! Placeholder.
+//! Workflow files: the JSON a user writes to describe one push.
+//!
+//! A workflow names the Relativity connection (a server URL, or the embedded
+//! emulator), the source production, the destination production set, and the
+//! import settings. Secrets never appear in the file: it names environment
+//! variables, and [`Connection::resolve_credentials`] reads them at run time.
+//! [`load`] rejects unknown fields, wrong types, missing environment variables
+//! and impossible values before anything runs, naming the file and the field.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::fileshare::FileShare;
+use crate::relativity::Credentials;
+
+/// A parsed and checked workflow file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    pub name: String,
+    pub relativity: Connection,
+    pub source: Source,
+    pub destination: Destination,
+    pub import: ImportOptions,
+}
+
+/// Where the Relativity services are: a server, or the embedded emulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    /// Instance URL, for example `https://relativity.example.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
+    /// Time-out of each HTTP call, in seconds.
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// Runs against an emulator started inside this process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmbeddedEmulator>,
+}
+
+fn default_timeout_seconds() -> u64 {
+    60
+}
+
+/// How to authenticate; secrets come from the named environment variables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Auth {
+    Basic {
+        username: String,
+        password_env: String,
+    },
+    Bearer {
+        token_env: String,
+    },
+    #[serde(rename = "oauth2_client_credentials")]
+    ClientCredentials {
+        client_id: String,
+        client_secret_env: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_url: Option<String>,
+    },
+}
+
+/// The embedded emulator and what to seed into its source production.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedEmulator {
+    pub seed: Seed,
+}
+
+/// What the embedded emulator puts in the source production.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Seed {
+    /// Generated documents with TIFF pages.
+    Demo(DemoSeed),
+    /// A load-file volume: an Opticon file, optionally a DAT file.
+    Volume(VolumeSeed),
+}
+
+/// Settings of the demo generator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSeed {
+    pub documents: u32,
+    pub max_pages: u32,
+    #[serde(default)]
+    pub seed: u64,
+    pub bates_prefix: String,
+}
+
+/// A load-file volume; `$VAR` and `${VAR}` in paths are expanded, and
+/// relative paths are taken from the workflow file's folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSeed {
+    pub opticon: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dat: Option<PathBuf>,
+}
+
+/// The source: a production, or a saved search, in a workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub workspace: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_search: Option<i64>,
+}
+
+/// The destination: a production set, or a folder, in a workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    pub workspace: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_set: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<i64>,
+}
+
+/// How the import runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOptions {
+    /// Documents per batch (one Opticon data source each).
+    pub batch_size: u64,
+    /// Destination field that receives each page's Bates number.
+    pub bates_field: String,
+    #[serde(default)]
+    pub overwrite: Overwrite,
+    /// The destination file share; the embedded emulator supplies its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_share: Option<FileShareOptions>,
+    /// Longest wait for the import job to finish after its last batch, in
+    /// seconds.
+    #[serde(default = "default_wait_seconds")]
+    pub wait_seconds: u64,
+}
+
+fn default_wait_seconds() -> u64 {
+    3600
+}
+
+/// Overwrite mode of the import, as the Import API numbers it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overwrite {
+    #[default]
+    Append,
+    Overlay,
+    AppendOverlay,
+}
+
+impl Overwrite {
+    /// Returns the Import API's number: Append 0, Overlay 1, AppendOverlay 2.
+    pub fn code(self) -> i64 {
+        match self {
+            Overwrite::Append => 0,
+            Overwrite::Overlay => 1,
+            Overwrite::AppendOverlay => 2,
+        }
+    }
+}
+
+/// The file share root as the server names it and as it is mounted here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileShareOptions {
+    pub server_root: String,
+    pub local_root: PathBuf,
+}
+
+impl FileShareOptions {
+    /// Returns the path mapping.
+    pub fn to_file_share(&self) -> FileShare {
+        FileShare::new(self.server_root.clone(), self.local_root.clone())
+    }
+}
+
+impl Connection {
+    /// Reads the secrets that the workflow names from the environment.
+    pub fn resolve_credentials(&self, path: &Path) -> Result<Credentials, WorkflowError> {
+        let Some(auth) = &self.auth else {
+            return Err(field_error(
+                path,
+                "relativity.auth",
+                "is required with a Relativity URL",
+            ));
+        };
+        let credentials = match auth {
+            Auth::Basic {
+                username,
+                password_env,
+            } => Credentials::Basic {
+                username: username.clone(),
+                password: read_env(path, "relativity.auth.password_env", password_env)?,
+            },
+            Auth::Bearer { token_env } => Credentials::Bearer {
+                token: read_env(path, "relativity.auth.token_env", token_env)?,
+            },
+            Auth::ClientCredentials {
+                client_id,
+                client_secret_env,
+                token_url,
+            } => Credentials::ClientCredentials {
+                client_id: client_id.clone(),
+                client_secret: read_env(
+                    path,
+                    "relativity.auth.client_secret_env",
+                    client_secret_env,
+                )?,
+                token_url: token_url.clone(),
+            },
+        };
+        Ok(credentials)
+    }
+}
+
+/// A workflow read from disk, with its raw bytes' hash.
+#[derive(Debug, Clone)]
+pub struct LoadedWorkflow {
+    pub path: PathBuf,
+    pub workflow: Workflow,
+    /// Hex SHA-256 of the file as read.
+    pub sha256: String,
+}
+
+/// Error of a workflow file: the file, the field, and what is expected.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("cannot read workflow file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{path}: field `{field}`: {message}")]
+    Field {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+/// Reads, parses and checks a workflow file.
+pub fn load(path: &Path) -> Result<LoadedWorkflow, WorkflowError> {
+    let bytes = std::fs::read(path).map_err(|source| WorkflowError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut workflow = parse(&bytes, path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    workflow.resolve_paths(base, path)?;
+    workflow.check(path)?;
+
+    Ok(LoadedWorkflow {
+        path: path.to_path_buf(),
+        workflow,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+    })
+}
+
+/// Parses workflow JSON; type errors name the field path.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Workflow, WorkflowError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        WorkflowError::Field {
+            path: path.to_path_buf(),
+            field: if field == "." {
+                "(top level)".into()
+            } else {
+                field
+            },
+            message: error.into_inner().to_string(),
+        }
+    })
+}
+
+fn field_error(path: &Path, field: &str, message: impl Into<String>) -> WorkflowError {
+    WorkflowError::Field {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Workflow {
+    /// Checks the values that types alone cannot: choices that exclude each
+    /// other, ranges, and environment variables that must be set.
+    pub fn check(&self, path: &Path) -> Result<(), WorkflowError> {
+        if self.name.trim().is_empty() {
+            return Err(field_error(path, "name", "must not be empty"));
+        }
+        self.check_connection(path)?;
+        self.check_source(path)?;
+        self.check_destination(path)?;
+        self.check_import(path)?;
+        Ok(())
+    }
+
+    fn check_connection(&self, path: &Path) -> Result<(), WorkflowError> {
+        let relativity = &self.relativity;
+        match (&relativity.url, &relativity.emulator) {
+            (Some(_), Some(_)) => {
+                return Err(field_error(
+                    path,
+                    "relativity",
+                    "give either `url` or `emulator`, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(field_error(
+                    path,
+                    "relativity",
+                    "give `url` (a Relativity instance) or `emulator` (the embedded emulator)",
+                ))
+            }
+            (Some(url), None) => check_server(relativity, url, path)?,
+            (None, Some(emulator)) => {
+                if relativity.auth.is_some() {
+                    return Err(field_error(
+                        path,
+                        "relativity.auth",
+                        "the embedded emulator makes its own credentials; remove `auth`",
+                    ));
+                }
+                check_seed(&emulator.seed, path)?;
+            }
+        }
+        if relativity.timeout_seconds == 0 {
+            return Err(field_error(
+                path,
+                "relativity.timeout_seconds",
+                "must be at least 1 second, found 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_source(&self, path: &Path) -> Result<(), WorkflowError> {
+        let source = &self.source;
+        check_artifact_id(path, "source.workspace", source.workspace)?;
+        match (source.production, source.saved_search) {
+            (Some(production), None) => check_artifact_id(path, "source.production", production),
+            (None, Some(search)) => check_artifact_id(path, "source.saved_search", search),
+            _ => Err(field_error(
+                path,
+                "source",
+                "give exactly one of `production` or `saved_search`",
+            )),
+        }
+    }
+
+    fn check_destination(&self, path: &Path) -> Result<(), WorkflowError> {
+        let destination = &self.destination;
+        check_artifact_id(path, "destination.workspace", destination.workspace)?;
+        match (destination.production_set, destination.folder) {
+            (Some(set), None) => {
+                check_artifact_id(path, "destination.production_set", set)?;
+            }
+            (None, Some(folder)) => check_artifact_id(path, "destination.folder", folder)?,
+            _ => {
+                return Err(field_error(
+                    path,
+                    "destination",
+                    "give exactly one of `production_set` or `folder`",
+                ))
+            }
+        }
+
+        let same_workspace = destination.workspace == self.source.workspace;
+        if same_workspace && destination.production_set == self.source.production {
+            return Err(field_error(
+                path,
+                "destination.production_set",
+                format!(
+                    "is the source production {} in the same workspace {}; choose another production set",
+                    destination.production_set.unwrap_or_default(),
+                    destination.workspace
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_import(&self, path: &Path) -> Result<(), WorkflowError> {
+        let import = &self.import;
+        if import.batch_size == 0 {
+            return Err(field_error(
+                path,
+                "import.batch_size",
+                "must be at least 1 document, found 0",
+            ));
+        }
+        if import.batch_size > MAX_BATCH_SIZE {
+            return Err(field_error(
+                path,
+                "import.batch_size",
+                format!(
+                    "must be at most {MAX_BATCH_SIZE} documents, found {}",
+                    import.batch_size
+                ),
+            ));
+        }
+        if import.bates_field.trim().is_empty() {
+            return Err(field_error(
+                path,
+                "import.bates_field",
+                "must name the destination field that receives Bates numbers, for example \"Bates Number\"",
+            ));
+        }
+        if import.wait_seconds == 0 {
+            return Err(field_error(
+                path,
+                "import.wait_seconds",
+                "must be at least 1 second, found 0",
+            ));
+        }
+        if self.relativity.url.is_some() && import.file_share.is_none() {
+            return Err(field_error(
+                path,
+                "import.file_share",
+                "is required with a Relativity URL: give `server_root` (the UNC root the server uses) and `local_root` (where it is mounted here)",
+            ));
+        }
+        if let Some(share) = &import.file_share {
+            if !share.server_root.starts_with("\\\\") {
+                return Err(field_error(
+                    path,
+                    "import.file_share.server_root",
+                    format!(
+                        "must be a UNC path such as \\\\server\\Fileshare, found {:?}",
+                        share.server_root
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Expands environment variables in seed paths and makes them absolute
+    /// from `base`, the workflow file's folder.
+    fn resolve_paths(&mut self, base: &Path, path: &Path) -> Result<(), WorkflowError> {
+        let Some(EmbeddedEmulator {
+            seed: Seed::Volume(volume),
+        }) = &mut self.relativity.emulator
+        else {
+            return Ok(());
+        };
+        volume.opticon = expand_path(
+            &volume.opticon,
+            base,
+            path,
+            "relativity.emulator.seed.volume.opticon",
+        )?;
+        if let Some(dat) = &volume.dat {
+            volume.dat = Some(expand_path(
+                dat,
+                base,
+                path,
+                "relativity.emulator.seed.volume.dat",
+            )?);
+        }
+        Ok(())
+    }
+
+    /// True when the run uses the embedded emulator.
+    pub fn uses_embedded_emulator(&self) -> bool {
+        self.relativity.emulator.is_some()
+    }
+}
+
+/// Largest batch the workflow accepts: the Object Manager hands out export
+/// blocks of bounded size, and a batch is one Opticon data source.
+pub const MAX_BATCH_SIZE: u64 = 100_000;
+
+fn check_server(relativity: &Connection, url: &str, path: &Path) -> Result<(), WorkflowError> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(field_error(
+            path,
+            "relativity.url",
+            format!("must start with https:// or http://, found {url:?}"),
+        ));
+    }
+    if relativity.auth.is_none() {
+        return Err(field_error(
+            path,
+            "relativity.auth",
+            "is required with a Relativity URL: give kind basic, bearer or oauth2_client_credentials",
+        ));
+    }
+    relativity.resolve_credentials(path).map(|_| ())
+}
+
+fn check_seed(seed: &Seed, path: &Path) -> Result<(), WorkflowError> {
+    match seed {
+        Seed::Demo(demo) => {
+            if demo.documents == 0 {
+                return Err(field_error(
+                    path,
+                    "relativity.emulator.seed.demo.documents",
+                    "must be at least 1, found 0",
+                ));
+            }
+            if demo.max_pages == 0 {
+                return Err(field_error(
+                    path,
+                    "relativity.emulator.seed.demo.max_pages",
+                    "must be at least 1, found 0",
+                ));
+            }
+            if demo.bates_prefix.trim().is_empty() {
+                return Err(field_error(
+                    path,
+                    "relativity.emulator.seed.demo.bates_prefix",
+                    "must not be empty",
+                ));
+            }
+        }
+        Seed::Volume(volume) => {
+            if !volume.opticon.is_file() {
+                return Err(field_error(
+                    path,
+                    "relativity.emulator.seed.volume.opticon",
+                    format!("file {} does not exist", volume.opticon.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_artifact_id(path: &Path, field: &str, id: i64) -> Result<(), WorkflowError> {
+    if id <= 0 {
+        return Err(field_error(
+            path,
+            field,
+            format!("must be a positive artifact ID, found {id}"),
+        ));
+    }
+    Ok(())
+}
+
+fn read_env(path: &Path, field: &str, name: &str) -> Result<String, WorkflowError> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        _ => Err(field_error(
+            path,
+            field,
+            format!("environment variable {name} is not set; export it before running"),
+        )),
+    }
+}
+
+/// Expands `$VAR` and `${VAR}` in a path and joins it to `base` if relative.
+fn expand_path(
+    raw: &Path,
+    base: &Path,
+    path: &Path,
+    field: &str,
+) -> Result<PathBuf, WorkflowError> {
+    let text = raw.to_string_lossy();
+    let pattern = regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+        .expect("valid pattern");
+    let mut expanded = String::new();
+    let mut last = 0;
+    for captures in pattern.captures_iter(&text) {
+        let whole = captures.get(0).expect("match");
+        let name = captures.get(1).or(captures.get(2)).expect("name").as_str();
+        expanded.push_str(&text[last..whole.start()]);
+        expanded.push_str(&read_env(path, field, name)?);
+        last = whole.end();
+    }
+    expanded.push_str(&text[last..]);
+
+    let expanded = PathBuf::from(expanded);
+    if expanded.is_absolute() {
+        Ok(expanded)
+    } else {
+        Ok(base.join(expanded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    const VALID: &str = r#"{
+        "name": "demo",
+        "relativity": {"emulator": {"seed": {"demo": {"documents": 3, "max_pages": 2, "bates_prefix": "D"}}}},
+        "source": {"workspace": 100, "production": 200},
+        "destination": {"workspace": 101, "production_set": 300},
+        "import": {"batch_size": 10, "bates_field": "Bates Number"}
+    }"#;
+
+    fn check(text: &str) -> Result<Workflow, WorkflowError> {
+        let path = Path::new("w.json");
+        let workflow = parse(text.as_bytes(), path)?;
+        workflow.check(path)?;
+        Ok(workflow)
+    }
+
+    fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut value: serde_json::Value = serde_json::from_str(VALID).unwrap();
+        edit(&mut value);
+        value.to_string()
+    }
+
+    #[test]
+    fn valid_workflow_parses() {
+        let workflow = check(VALID).unwrap();
+        assert_eq!(workflow.import.overwrite, Overwrite::Append);
+        assert_eq!(workflow.relativity.timeout_seconds, 60);
+    }
+
+    #[test]
+    fn overwrite_codes_follow_import_api() {
+        assert_eq!(Overwrite::Append.code(), 0);
+        assert_eq!(Overwrite::Overlay.code(), 1);
+        assert_eq!(Overwrite::AppendOverlay.code(), 2);
+    }
+
+    #[test]
+    fn expand_path_reads_braced_and_bare_variables() {
+        std::env::set_var("PRODSYNC_TEST_ROOT", "/data");
+        let expanded = expand_path(
+            Path::new("${PRODSYNC_TEST_ROOT}/a/$PRODSYNC_TEST_ROOT.opt"),
+            Path::new("/base"),
+            Path::new("w.json"),
+            "f",
+        )
+        .unwrap();
+        assert_eq!(expanded, PathBuf::from("/data/a//data.opt"));
+    }
+
+    #[test]
+    fn expand_path_joins_relative_to_base() {
+        let expanded = expand_path(
+            Path::new("v/a.opt"),
+            Path::new("/base"),
+            Path::new("w.json"),
+            "f",
+        )
+        .unwrap();
+        assert_eq!(expanded, PathBuf::from("/base/v/a.opt"));
+    }
+
+    #[test]
+    fn unknown_field_names_field() {
+        let text = edited(|v| v["import"]["batchsize"] = 5.into());
+        let message = check(&text).unwrap_err().to_string();
+        assert!(
+            message.starts_with("w.json: field `import.batchsize`"),
+            "{message}"
+        );
+        assert!(message.contains("unknown field `batchsize`"), "{message}");
+    }
+
+    #[test]
+    fn zero_batch_size_is_rejected() {
+        let text = edited(|v| v["import"]["batch_size"] = 0.into());
+        let message = check(&text).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "w.json: field `import.batch_size`: must be at least 1 document, found 0"
+        );
+    }
+}

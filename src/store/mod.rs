@@ -1,1 +1,183 @@
-//! Placeholder.
+//! The checkpoint store: runs, the append-only transition log, and import
+//! batches, in one SQLite file.
+//!
+//! Every transition is recorded in one SQLite transaction together with the
+//! run's current state, so a transition that was not committed did not
+//! happen. The database runs in WAL mode and its schema migrates forward
+//! (see [`schema`]). Triggers reject any update or delete of a recorded
+//! transition.
+
+mod records;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, ErrorCode};
+
+pub use records::{BatchRecord, NewRun, RunRecord, TransitionRecord};
+
+/// Error of the checkpoint store; each names the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+
+    #[error("database {path} is not a prodsync database or is corrupt; move it aside or pass another --db")]
+    NotADatabase { path: PathBuf },
+
+    #[error("database {path} is read-only; make it writable or pass another --db")]
+    ReadOnly { path: PathBuf },
+
+    #[error("database {path} has schema version {found}, newer than the version {supported} this prodsync knows; upgrade prodsync")]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("run {run_id} not found in {path}; `prodsync runs` lists the runs it holds")]
+    RunNotFound { path: PathBuf, run_id: String },
+
+    #[error("database {path}: run {run_id}: stored state is unreadable: {source}")]
+    BadStateData {
+        path: PathBuf,
+        run_id: String,
+        source: serde_json::Error,
+    },
+}
+
+/// The checkpoint database. Share it behind an `Arc`.
+pub struct Store {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Store")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens or creates the database and migrates it to the current schema.
+    #[tracing::instrument]
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let connection = Connection::open(path).map_err(|source| classify(path, source))?;
+        let store = Store {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        let connection = self.lock();
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|source| self.error(source))?;
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(|source| self.error(source))?;
+        tracing::debug!(journal_mode = %mode, "database opened");
+        connection
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(|source| self.error(source))
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let found: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|source| classify(&self.path, source))?;
+        let supported = schema::current_version();
+        if found > supported {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported,
+            });
+        }
+
+        for version in found..supported {
+            let transaction = connection
+                .transaction()
+                .map_err(|source| classify(&self.path, source))?;
+            transaction
+                .execute_batch(schema::MIGRATIONS[version as usize])
+                .map_err(|source| classify(&self.path, source))?;
+            transaction
+                .pragma_update(None, "user_version", version + 1)
+                .map_err(|source| classify(&self.path, source))?;
+            transaction
+                .commit()
+                .map_err(|source| classify(&self.path, source))?;
+            tracing::info!(version = version + 1, "database schema migrated");
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn error(&self, source: rusqlite::Error) -> StoreError {
+        classify(&self.path, source)
+    }
+}
+
+/// Maps SQLite's error codes for a corrupt or read-only file to errors that
+/// say what to do.
+fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+    let code = source.sqlite_error_code();
+    match code {
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+            StoreError::NotADatabase {
+                path: path.to_path_buf(),
+            }
+        }
+        Some(ErrorCode::ReadOnly) | Some(ErrorCode::CannotOpen) if is_read_only(path) => {
+            StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            }
+        }
+        _ => StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
+fn is_read_only(path: &Path) -> bool {
+    let file_read_only = std::fs::metadata(path)
+        .map(|metadata| metadata.permissions().readonly())
+        .unwrap_or(false);
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir_read_only = std::fs::metadata(dir)
+        .map(|metadata| metadata.permissions().readonly())
+        .unwrap_or(false);
+    file_read_only || dir_read_only
+}
+
+/// Current time as RFC 3339 UTC with milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

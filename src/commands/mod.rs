@@ -1,0 +1,19 @@
+//! One module per subcommand, plus the progress bar of `run`.
+
+pub mod history;
+pub mod progress;
+pub mod run;
+pub mod status;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use prodsync::store::Store;
+
+/// Opens the checkpoint database named by `--db` or `PRODSYNC_DB`.
+pub fn open_store(db: &Path) -> anyhow::Result<Arc<Store>> {
+    let store = Store::open(db)
+        .with_context(|| format!("cannot open checkpoint database {}", db.display()))?;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,297 @@
+//! One import batch: read its block of the snapshot, find the documents'
+//! produced images, copy them to the destination file share, and write the
+//! Opticon file that the import job reads.
+//!
+//! A batch lives in `<file share>/prodsync/<run ID>/batch-<index>/`, with the
+//! Opticon file `batch.opt` and the images under `IMAGES/`, each named after
+//! its page's Bates number. Writing a batch again overwrites the same files,
+//! so a batch that was cut short can be prepared again.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use uuid::Uuid;
+
+use super::error::StepError;
+use super::{data_source_id, StepContext};
+use crate::machine::ImportConfigured;
+use crate::opticon::{self, OpticonDocument, OpticonPage};
+use crate::relativity::wire::ProducedImage;
+
+/// Image copies in flight at once.
+const COPY_CONCURRENCY: usize = 4;
+
+/// A batch written to the file share, ready to hand to the import job.
+#[derive(Debug, Clone)]
+pub(super) struct PreparedBatch {
+    pub index: u64,
+    pub first_record: u64,
+    pub documents: u64,
+    pub pages: u64,
+    pub bytes: u64,
+    pub first_bates: Option<String>,
+    pub last_bates: Option<String>,
+    /// UNC path of the batch's Opticon file.
+    pub opticon_unc: String,
+    pub source_id: Uuid,
+}
+
+/// One image file to copy into the batch.
+struct Copy {
+    from: PathBuf,
+    to: PathBuf,
+    expected_size: i64,
+}
+
+/// Prepares batch `index` of the snapshot.
+#[tracing::instrument(skip_all, fields(run_id = %context.run_id, batch = index))]
+pub(super) async fn prepare(
+    context: &StepContext,
+    configured: &ImportConfigured,
+    index: u64,
+) -> Result<PreparedBatch, StepError> {
+    let source = &configured.source;
+    let batch_size = configured.job.batch_size;
+    let first_record = index * batch_size;
+    let count = batch_size.min(configured.snapshot.record_count - first_record);
+
+    let rows = context
+        .client
+        .retrieve_rows(
+            source.workspace,
+            &configured.snapshot.export_run_id,
+            first_record as i64,
+            count as i64,
+        )
+        .await?;
+    let documents: Vec<i64> = rows.iter().map(|row| row.artifact_id).collect();
+    let images = context
+        .client
+        .produced_images(source.workspace, source.production, &documents)
+        .await?;
+    let by_document = group_by_document(&documents, images, source.production)?;
+
+    let dir = batch_dir(context, index);
+    let image_dir = dir.join("IMAGES");
+    create_dir(&image_dir).await?;
+    let (opticon_documents, copies) = plan(context, &by_document, &image_dir, index)?;
+    let bytes = copy_all(copies).await?;
+
+    let opticon_path = dir.join("batch.opt");
+    write_atomically(&opticon_path, opticon::write_documents(&opticon_documents)).await?;
+    let all_pages = || {
+        opticon_documents
+            .iter()
+            .flat_map(|document| &document.pages)
+    };
+
+    Ok(PreparedBatch {
+        index,
+        first_record,
+        documents: documents.len() as u64,
+        pages: all_pages().count() as u64,
+        bytes,
+        first_bates: all_pages().next().map(|page| page.key.clone()),
+        last_bates: all_pages().last().map(|page| page.key.clone()),
+        opticon_unc: context.file_share.to_unc(&opticon_path)?,
+        source_id: data_source_id(&context.run_id, index),
+    })
+}
+
+/// Folder of batch `index` on the local mount of the file share.
+pub(super) fn batch_dir(context: &StepContext, index: u64) -> PathBuf {
+    context
+        .file_share
+        .local_root
+        .join("prodsync")
+        .join(&context.run_id)
+        .join(format!("batch-{index:06}"))
+}
+
+/// Orders each document's images by page, keeping the snapshot's document
+/// order; every document must have at least one image.
+fn group_by_document(
+    documents: &[i64],
+    images: Vec<ProducedImage>,
+    production: i64,
+) -> Result<Vec<Vec<ProducedImage>>, StepError> {
+    let mut by_id: HashMap<i64, Vec<ProducedImage>> = HashMap::new();
+    for image in images {
+        by_id
+            .entry(image.document_artifact_id)
+            .or_default()
+            .push(image);
+    }
+
+    let mut grouped = Vec::with_capacity(documents.len());
+    let mut missing = Vec::new();
+    for id in documents {
+        match by_id.remove(id) {
+            Some(mut pages) => {
+                pages.sort_by_key(|page| page.page_number);
+                grouped.push(pages);
+            }
+            None => missing.push(*id),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(StepError::NoImages {
+            production,
+            artifact_ids: missing,
+        });
+    }
+    Ok(grouped)
+}
+
+/// Names each image after its page's Bates number and lists the copies;
+/// pages that share one file (a multi-page TIFF) share one copy.
+fn plan(
+    context: &StepContext,
+    by_document: &[Vec<ProducedImage>],
+    image_dir: &Path,
+    index: u64,
+) -> Result<(Vec<OpticonDocument>, Vec<Copy>), StepError> {
+    let volume = format!("PRODSYNC{index:06}");
+    let mut copies = Vec::new();
+    let mut copied: HashMap<&str, String> = HashMap::new();
+    let mut documents = Vec::with_capacity(by_document.len());
+
+    for images in by_document {
+        let mut pages = Vec::with_capacity(images.len());
+        for image in images {
+            let name = match copied.get(image.location.as_str()) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = file_name(&image.bates_number, &image.filename);
+                    copies.push(Copy {
+                        from: context.file_share.to_local(&image.location)?,
+                        to: image_dir.join(&name),
+                        expected_size: image.size,
+                    });
+                    copied.insert(&image.location, name.clone());
+                    name
+                }
+            };
+            pages.push(OpticonPage {
+                key: image.bates_number.clone(),
+                volume: volume.clone(),
+                image_path: format!("IMAGES\\{name}"),
+                document_break: pages.is_empty(),
+                page_count: None,
+                line: 0,
+            });
+        }
+        documents.push(OpticonDocument { pages });
+    }
+    Ok((documents, copies))
+}
+
+/// Builds a file name from a Bates number and the source file's extension.
+fn file_name(bates: &str, source_name: &str) -> String {
+    let safe: String = bates
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match Path::new(source_name).extension() {
+        Some(extension) => format!("{safe}.{}", extension.to_string_lossy()),
+        None => safe,
+    }
+}
+
+/// Copies the images, a few at a time; returns the bytes copied.
+async fn copy_all(copies: Vec<Copy>) -> Result<u64, StepError> {
+    stream::iter(copies.into_iter().map(copy_one))
+        .buffer_unordered(COPY_CONCURRENCY)
+        .try_fold(0u64, |total, bytes| async move { Ok(total + bytes) })
+        .await
+}
+
+async fn copy_one(copy: Copy) -> Result<u64, StepError> {
+    let bytes = tokio::fs::copy(&copy.from, &copy.to)
+        .await
+        .map_err(|source| StepError::Io {
+            action: "copy image",
+            path: copy.from.clone(),
+            source,
+        })?;
+    if copy.expected_size >= 0 && bytes != copy.expected_size as u64 {
+        return Err(StepError::SizeMismatch {
+            path: copy.from,
+            expected: copy.expected_size,
+            found: bytes,
+        });
+    }
+    Ok(bytes)
+}
+
+async fn create_dir(dir: &Path) -> Result<(), StepError> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|source| StepError::Io {
+            action: "create folder",
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes a file through a temporary name, so a reader never sees half.
+async fn write_atomically(path: &Path, text: String) -> Result<(), StepError> {
+    let temporary = path.with_extension("opt.partial");
+    let io_error = |source| StepError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    tokio::fs::write(&temporary, text).await.map_err(io_error)?;
+    tokio::fs::rename(&temporary, path).await.map_err(io_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn image(document: i64, page: i64, bates: &str) -> ProducedImage {
+        ProducedImage {
+            document_artifact_id: document,
+            production_artifact_id: 9,
+            page_number: page,
+            bates_number: bates.into(),
+            location: format!("\\\\fs\\share\\{bates}.tif"),
+            filename: format!("{bates}.tif"),
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn file_name_keeps_extension_and_replaces_unsafe_characters() {
+        assert_eq!(file_name("ABC 0001/2", "x.TIF"), "ABC_0001_2.TIF");
+        assert_eq!(file_name("ABC-1", "noext"), "ABC-1");
+    }
+
+    #[test]
+    fn group_by_document_orders_pages() {
+        let images = vec![image(2, 1, "B1"), image(1, 2, "A2"), image(1, 1, "A1")];
+        let grouped = group_by_document(&[1, 2], images, 9).unwrap();
+        let keys: Vec<Vec<&str>> = grouped
+            .iter()
+            .map(|pages| pages.iter().map(|p| p.bates_number.as_str()).collect())
+            .collect();
+        assert_eq!(keys, vec![vec!["A1", "A2"], vec!["B1"]]);
+    }
+
+    #[test]
+    fn group_by_document_rejects_document_without_images() {
+        let error = group_by_document(&[1, 2], vec![image(1, 1, "A1")], 9).unwrap_err();
+        assert!(
+            matches!(error, StepError::NoImages { ref artifact_ids, .. } if artifact_ids == &vec![2])
+        );
+    }
+}

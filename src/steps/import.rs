@@ -1,0 +1,254 @@
+//! ImportConfigured → Done: hand every batch of the snapshot to the import
+//! job, end the job, wait for it, and check that the destination received
+//! every page.
+//!
+//! Batches run in snapshot order. Each completed batch is recorded in the
+//! store right after the server accepted its data source; batches already
+//! recorded are skipped, so a repeated import step continues where the last
+//! one stopped.
+
+use std::time::{Duration, Instant};
+
+use super::batch::{self, PreparedBatch};
+use super::error::{wrong_state, StepError};
+use super::{Outcome, StepContext};
+use crate::machine::{Done, ImportConfigured, SyncState};
+use crate::relativity::wire;
+use crate::store::BatchRecord;
+
+/// Pause between polls of the job's state.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Item errors quoted in a failure message.
+const QUOTED_ITEM_ERRORS: i64 = 5;
+
+pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
+    let SyncState::ImportConfigured(configured) = state else {
+        return Err(wrong_state("ImportConfigured", state));
+    };
+
+    push_batches(context, configured).await?;
+    let workspace = configured.destination.workspace;
+    let job_id = configured.job.job_id;
+    context.client.end_job(workspace, job_id).await?;
+    context.progress.waiting();
+    let waited = wait_for_job(context, configured).await;
+    context.progress.finish();
+    waited?;
+
+    let batches = context.store.batches(&context.run_id)?;
+    let pages: u64 = batches.iter().map(|batch| batch.pages).sum();
+    verify(context, configured, &batches, pages).await?;
+
+    tracing::info!(run_id = %context.run_id, pages, "import verified");
+    Ok(SyncState::Done(Done {
+        source: configured.source.clone(),
+        destination: configured.destination.clone(),
+        job: configured.job.clone(),
+        documents: batches.iter().map(|batch| batch.documents).sum(),
+        pages,
+        bytes: batches.iter().map(|batch| batch.bytes).sum(),
+        first_bates: batches.first().and_then(|batch| batch.first_bates.clone()),
+        last_bates: batches.last().and_then(|batch| batch.last_bates.clone()),
+    }))
+}
+
+/// Prepares and adds each batch not yet recorded.
+async fn push_batches(
+    context: &StepContext,
+    configured: &ImportConfigured,
+) -> Result<(), StepError> {
+    let done = context.store.completed_batches(&context.run_id)?;
+    let batch_size = configured.job.batch_size;
+    let record_count = configured.snapshot.record_count;
+    let done_documents = done
+        .iter()
+        .map(|index| batch_size.min(record_count - index * batch_size))
+        .sum();
+    context.progress.start(record_count, done_documents);
+
+    for index in 0..configured.job.batch_count {
+        if done.contains(&index) {
+            continue;
+        }
+        let prepared = batch::prepare(context, configured, index).await?;
+        add_data_source(context, configured, &prepared).await?;
+        context.store.record_batch(&record(context, &prepared))?;
+        context.progress.advance(prepared.documents, prepared.pages);
+        tracing::info!(
+            run_id = %context.run_id,
+            batch = index,
+            documents = prepared.documents,
+            pages = prepared.pages,
+            "batch added"
+        );
+    }
+    Ok(())
+}
+
+async fn add_data_source(
+    context: &StepContext,
+    configured: &ImportConfigured,
+    prepared: &PreparedBatch,
+) -> Result<(), StepError> {
+    let settings = wire::DataSourceSettings {
+        path: prepared.opticon_unc.clone(),
+        kind: wire::OPTICON_DATA_SOURCE_TYPE,
+        end_of_line: 0,
+        start_line: 0,
+    };
+    context
+        .client
+        .add_data_source(
+            configured.destination.workspace,
+            configured.job.job_id,
+            prepared.source_id,
+            settings,
+        )
+        .await?;
+    Ok(())
+}
+
+fn record(context: &StepContext, prepared: &PreparedBatch) -> BatchRecord {
+    BatchRecord {
+        run_id: context.run_id.clone(),
+        batch_index: prepared.index,
+        first_record: prepared.first_record,
+        documents: prepared.documents,
+        pages: prepared.pages,
+        bytes: prepared.bytes,
+        first_bates: prepared.first_bates.clone(),
+        last_bates: prepared.last_bates.clone(),
+        data_source_id: prepared.source_id.to_string(),
+        completed_at: crate::store::now(),
+    }
+}
+
+/// Polls the job until it finishes or `import.wait_seconds` pass.
+async fn wait_for_job(
+    context: &StepContext,
+    configured: &ImportConfigured,
+) -> Result<(), StepError> {
+    let workspace = configured.destination.workspace;
+    let job_id = configured.job.job_id;
+    let limit = Duration::from_secs(context.workflow.import.wait_seconds);
+    let started = Instant::now();
+
+    loop {
+        let details = context.client.job_details(workspace, job_id).await?;
+        if details.is_finished {
+            if details.state == "Completed" {
+                return Ok(());
+            }
+            return Err(StepError::JobFailed {
+                job_id: job_id.to_string(),
+                state: details.state,
+                details: item_errors(context, configured).await,
+            });
+        }
+        if started.elapsed() >= limit {
+            return Err(StepError::JobTimedOut {
+                job_id: job_id.to_string(),
+                seconds: limit.as_secs(),
+            });
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Checks the job's counts and the destination's page count.
+async fn verify(
+    context: &StepContext,
+    configured: &ImportConfigured,
+    batches: &[BatchRecord],
+    pages: u64,
+) -> Result<(), StepError> {
+    let destination = &configured.destination;
+    let job_id = configured.job.job_id;
+    let progress = context
+        .client
+        .job_progress(destination.workspace, job_id)
+        .await?;
+    let complete = batches.len() as u64 == configured.job.batch_count;
+    if !complete || progress.error_records > 0 || progress.imported_records != pages as i64 {
+        return Err(StepError::JobFailed {
+            job_id: job_id.to_string(),
+            state: format!(
+                "Completed with {} of {} pages imported, {} item errors, {} of {} batches",
+                progress.imported_records,
+                pages,
+                progress.error_records,
+                batches.len(),
+                configured.job.batch_count
+            ),
+            details: item_errors(context, configured).await,
+        });
+    }
+
+    let production = context
+        .client
+        .read_production(destination.workspace, destination.production_set)
+        .await?;
+    let expected = destination.image_count_before + pages as i64;
+    let found = production.metadata.total_images_count;
+    if found != expected {
+        return Err(StepError::PagesMissing {
+            production_set: destination.production_set,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Quotes the first item errors of the run's data sources, for a failure
+/// message; a failure to read them is quoted instead.
+async fn item_errors(context: &StepContext, configured: &ImportConfigured) -> String {
+    let batches = match context.store.batches(&context.run_id) {
+        Ok(batches) => batches,
+        Err(error) => return format!("item errors unavailable: {error}"),
+    };
+    let mut quoted = Vec::new();
+    for batch in &batches {
+        let Ok(source_id) = batch.data_source_id.parse() else {
+            continue;
+        };
+        let errors = context
+            .client
+            .item_errors(
+                configured.destination.workspace,
+                configured.job.job_id,
+                source_id,
+                0,
+                QUOTED_ITEM_ERRORS,
+            )
+            .await;
+        match errors {
+            Ok(errors) => quoted.extend(errors.errors.into_iter().map(|error| {
+                let messages: Vec<String> = error
+                    .details
+                    .into_iter()
+                    .map(|detail| detail.message)
+                    .collect();
+                format!(
+                    "batch {} line {}: {}",
+                    batch.batch_index,
+                    error.line_number,
+                    messages.join("; ")
+                )
+            })),
+            Err(error) => quoted.push(format!(
+                "batch {}: item errors unavailable: {error}",
+                batch.batch_index
+            )),
+        }
+        if quoted.len() as i64 >= QUOTED_ITEM_ERRORS {
+            break;
+        }
+    }
+    if quoted.is_empty() {
+        "no item errors reported".to_string()
+    } else {
+        quoted.join(" | ")
+    }
+}

@@ -1,0 +1,458 @@
+//! Rows of the checkpoint store and the queries that read and write them.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::machine::SyncState;
+
+/// A run as first recorded.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub run_id: &'a str,
+    pub workflow_name: &'a str,
+    pub workflow_path: &'a str,
+    pub workflow_sha256: &'a str,
+    /// The parsed workflow as JSON; it names environment variables, never
+    /// their values.
+    pub workflow_json: &'a str,
+    pub emulator_dir: Option<PathBuf>,
+    pub state: &'a SyncState,
+}
+
+/// A run with its current state.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub workflow_name: String,
+    pub workflow_path: String,
+    pub workflow_sha256: String,
+    pub workflow_json: String,
+    pub emulator_dir: Option<PathBuf>,
+    pub state: SyncState,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One recorded transition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitionRecord {
+    pub run_id: String,
+    pub seq: i64,
+    pub from: String,
+    pub to: String,
+    pub step: String,
+    pub attempt: i64,
+    pub started_at: String,
+    pub finished_at: String,
+    /// `completed` or `failed`.
+    pub outcome: String,
+    pub error: Option<String>,
+    /// The new state with its data.
+    pub state: serde_json::Value,
+}
+
+/// One completed import batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchRecord {
+    pub run_id: String,
+    pub batch_index: u64,
+    /// Index of the batch's first document in the snapshot.
+    pub first_record: u64,
+    pub documents: u64,
+    pub pages: u64,
+    pub bytes: u64,
+    pub first_bates: Option<String>,
+    pub last_bates: Option<String>,
+    pub data_source_id: String,
+    pub completed_at: String,
+}
+
+impl Store {
+    /// Records a new run in its first state.
+    #[tracing::instrument(skip_all, fields(run_id = run.run_id))]
+    pub fn create_run(&self, run: &NewRun<'_>) -> Result<(), StoreError> {
+        let state_data = serde_json::to_string(run.state).expect("states serialize");
+        let now = super::now();
+        let emulator_dir = run
+            .emulator_dir
+            .as_ref()
+            .map(|dir| dir.display().to_string());
+        self.lock()
+            .execute(
+                "INSERT INTO runs (run_id, workflow_name, workflow_path, workflow_sha256,
+                    workflow_json, emulator_dir, state, state_data, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                params![
+                    run.run_id,
+                    run.workflow_name,
+                    run.workflow_path,
+                    run.workflow_sha256,
+                    run.workflow_json,
+                    emulator_dir,
+                    run.state.name().to_string(),
+                    state_data,
+                    now,
+                ],
+            )
+            .map_err(|source| self.error(source))?;
+        Ok(())
+    }
+
+    /// Reads one run.
+    pub fn run(&self, run_id: &str) -> Result<RunRecord, StoreError> {
+        let row = self
+            .lock()
+            .query_row(
+                "SELECT run_id, workflow_name, workflow_path, workflow_sha256, workflow_json,
+                        emulator_dir, state_data, created_at, updated_at
+                 FROM runs WHERE run_id = ?1",
+                [run_id],
+                read_run_row,
+            )
+            .optional()
+            .map_err(|source| self.error(source))?;
+        let Some((record, state_data)) = row else {
+            return Err(StoreError::RunNotFound {
+                path: self.path.clone(),
+                run_id: run_id.to_string(),
+            });
+        };
+        self.with_state(record, &state_data)
+    }
+
+    fn with_state(&self, mut record: RunRecord, state_data: &str) -> Result<RunRecord, StoreError> {
+        record.state =
+            serde_json::from_str(state_data).map_err(|source| StoreError::BadStateData {
+                path: self.path.clone(),
+                run_id: record.run_id.clone(),
+                source,
+            })?;
+        Ok(record)
+    }
+
+    /// Appends a transition and moves the run to its new state, in one
+    /// SQLite transaction. Returns the transition's sequence number.
+    #[tracing::instrument(skip_all, fields(run_id = %transition.run_id, step = %transition.step))]
+    pub fn record_transition(
+        &self,
+        transition: &TransitionRecord,
+        state: &SyncState,
+    ) -> Result<i64, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection
+            .transaction()
+            .map_err(|source| self.error(source))?;
+        let seq: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions WHERE run_id = ?1",
+                [&transition.run_id],
+                |row| row.get(0),
+            )
+            .map_err(|source| self.error(source))?;
+        let state_data = serde_json::to_string(state).expect("states serialize");
+
+        tx.execute(
+            "INSERT INTO transitions (run_id, seq, from_state, to_state, step, attempt,
+                started_at, finished_at, outcome, error, state_data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                transition.run_id,
+                seq,
+                transition.from,
+                transition.to,
+                transition.step,
+                transition.attempt,
+                transition.started_at,
+                transition.finished_at,
+                transition.outcome,
+                transition.error,
+                state_data,
+            ],
+        )
+        .map_err(|source| self.error(source))?;
+        let updated = tx
+            .execute(
+                "UPDATE runs SET state = ?2, state_data = ?3, updated_at = ?4 WHERE run_id = ?1",
+                params![
+                    transition.run_id,
+                    transition.to,
+                    state_data,
+                    transition.finished_at
+                ],
+            )
+            .map_err(|source| self.error(source))?;
+        if updated != 1 {
+            return Err(StoreError::RunNotFound {
+                path: self.path.clone(),
+                run_id: transition.run_id.clone(),
+            });
+        }
+
+        tx.commit().map_err(|source| self.error(source))?;
+        Ok(seq)
+    }
+
+    /// Reads a run's transitions in order.
+    pub fn transitions(&self, run_id: &str) -> Result<Vec<TransitionRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT run_id, seq, from_state, to_state, step, attempt, started_at,
+                        finished_at, outcome, error, state_data
+                 FROM transitions WHERE run_id = ?1 ORDER BY seq",
+            )
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map([run_id], read_transition_row)
+            .map_err(|source| self.error(source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))
+    }
+
+    /// Records a completed batch.
+    #[tracing::instrument(skip_all, fields(run_id = %batch.run_id, batch = batch.batch_index))]
+    pub fn record_batch(&self, batch: &BatchRecord) -> Result<(), StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached(
+                "INSERT INTO batches (run_id, batch_index, first_record, documents, pages, bytes,
+                    first_bates, last_bates, data_source_id, completed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(|source| self.error(source))?;
+        statement
+            .execute(params![
+                batch.run_id,
+                batch.batch_index as i64,
+                batch.first_record as i64,
+                batch.documents as i64,
+                batch.pages as i64,
+                batch.bytes as i64,
+                batch.first_bates,
+                batch.last_bates,
+                batch.data_source_id,
+                batch.completed_at,
+            ])
+            .map_err(|source| self.error(source))?;
+        Ok(())
+    }
+
+    /// Reads a run's completed batches in index order.
+    pub fn batches(&self, run_id: &str) -> Result<Vec<BatchRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT run_id, batch_index, first_record, documents, pages, bytes, first_bates,
+                        last_bates, data_source_id, completed_at
+                 FROM batches WHERE run_id = ?1 ORDER BY batch_index",
+            )
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map([run_id], read_batch_row)
+            .map_err(|source| self.error(source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))
+    }
+
+    /// Returns the indexes of a run's completed batches.
+    pub fn completed_batches(&self, run_id: &str) -> Result<BTreeSet<u64>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT batch_index FROM batches WHERE run_id = ?1")
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map([run_id], |row| row.get::<_, i64>(0))
+            .map_err(|source| self.error(source))?;
+        rows.map(|index| index.map(|index| index as u64))
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map_err(|source| self.error(source))
+    }
+}
+
+fn read_run_row(row: &Row<'_>) -> rusqlite::Result<(RunRecord, String)> {
+    let emulator_dir: Option<String> = row.get(5)?;
+    let record = RunRecord {
+        run_id: row.get(0)?,
+        workflow_name: row.get(1)?,
+        workflow_path: row.get(2)?,
+        workflow_sha256: row.get(3)?,
+        workflow_json: row.get(4)?,
+        emulator_dir: emulator_dir.map(PathBuf::from),
+        state: SyncState::Configured,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+    };
+    Ok((record, row.get(6)?))
+}
+
+fn read_transition_row(row: &Row<'_>) -> rusqlite::Result<TransitionRecord> {
+    let state_data: String = row.get(10)?;
+    Ok(TransitionRecord {
+        run_id: row.get(0)?,
+        seq: row.get(1)?,
+        from: row.get(2)?,
+        to: row.get(3)?,
+        step: row.get(4)?,
+        attempt: row.get(5)?,
+        started_at: row.get(6)?,
+        finished_at: row.get(7)?,
+        outcome: row.get(8)?,
+        error: row.get(9)?,
+        state: serde_json::from_str(&state_data).unwrap_or(serde_json::Value::String(state_data)),
+    })
+}
+
+fn read_batch_row(row: &Row<'_>) -> rusqlite::Result<BatchRecord> {
+    Ok(BatchRecord {
+        run_id: row.get(0)?,
+        batch_index: row.get::<_, i64>(1)? as u64,
+        first_record: row.get::<_, i64>(2)? as u64,
+        documents: row.get::<_, i64>(3)? as u64,
+        pages: row.get::<_, i64>(4)? as u64,
+        bytes: row.get::<_, i64>(5)? as u64,
+        first_bates: row.get(6)?,
+        last_bates: row.get(7)?,
+        data_source_id: row.get(8)?,
+        completed_at: row.get(9)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::{Failed, StepName};
+    use pretty_assertions::assert_eq;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).unwrap();
+        (dir, store)
+    }
+
+    fn new_run(store: &Store, run_id: &str) {
+        store
+            .create_run(&NewRun {
+                run_id,
+                workflow_name: "w",
+                workflow_path: "w.json",
+                workflow_sha256: "00",
+                workflow_json: "{}",
+                emulator_dir: None,
+                state: &SyncState::Configured,
+            })
+            .unwrap();
+    }
+
+    fn transition(run_id: &str, to: &SyncState) -> TransitionRecord {
+        TransitionRecord {
+            run_id: run_id.into(),
+            seq: 0,
+            from: "Configured".into(),
+            to: to.name().to_string(),
+            step: StepName::ValidateSource.to_string(),
+            attempt: 1,
+            started_at: super::super::now(),
+            finished_at: super::super::now(),
+            outcome: "failed".into(),
+            error: Some("boom".into()),
+            state: serde_json::Value::Null,
+        }
+    }
+
+    fn failed() -> SyncState {
+        SyncState::Failed(Failed {
+            step: StepName::ValidateSource,
+            message: "boom".into(),
+            last_good: Box::new(SyncState::Configured),
+        })
+    }
+
+    #[test]
+    fn record_transition_moves_run_state() {
+        let (_dir, store) = store();
+        new_run(&store, "r1");
+        let state = failed();
+        let seq = store
+            .record_transition(&transition("r1", &state), &state)
+            .unwrap();
+        assert_eq!(seq, 1);
+        assert_eq!(store.run("r1").unwrap().state, state);
+        assert_eq!(store.transitions("r1").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn transitions_reject_update_and_delete() {
+        let (_dir, store) = store();
+        new_run(&store, "r1");
+        let state = failed();
+        store
+            .record_transition(&transition("r1", &state), &state)
+            .unwrap();
+        let connection = store.lock();
+        let update = connection.execute("UPDATE transitions SET error = 'x'", []);
+        let delete = connection.execute("DELETE FROM transitions", []);
+        assert!(update.unwrap_err().to_string().contains("append-only"));
+        assert!(delete.unwrap_err().to_string().contains("append-only"));
+    }
+
+    #[test]
+    fn run_not_found_names_run() {
+        let (_dir, store) = store();
+        let message = store.run("nope").unwrap_err().to_string();
+        assert!(message.contains("run nope not found"), "{message}");
+    }
+
+    #[test]
+    fn open_rejects_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        drop(Store::open(&path).unwrap());
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let error = Store::open(&path).unwrap_err();
+        assert!(
+            matches!(error, StoreError::NewerSchema { found: 99, .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn open_rejects_file_that_is_not_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let error = Store::open(&path).unwrap_err();
+        assert!(matches!(error, StoreError::NotADatabase { .. }), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), vec![b'x'; 4096]);
+    }
+
+    #[test]
+    fn completed_batches_lists_indexes() {
+        let (_dir, store) = store();
+        new_run(&store, "r1");
+        for index in [0, 2] {
+            store
+                .record_batch(&BatchRecord {
+                    run_id: "r1".into(),
+                    batch_index: index,
+                    first_record: index * 10,
+                    documents: 10,
+                    pages: 20,
+                    bytes: 100,
+                    first_bates: None,
+                    last_bates: None,
+                    data_source_id: format!("s{index}"),
+                    completed_at: super::super::now(),
+                })
+                .unwrap();
+        }
+        let indexes: Vec<u64> = store.completed_batches("r1").unwrap().into_iter().collect();
+        assert_eq!(indexes, vec![0, 2]);
+    }
+}

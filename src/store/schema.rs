@@ -1,0 +1,65 @@
+//! Schema of the checkpoint database and its forward migrations.
+//!
+//! The schema version lives in SQLite's `user_version`. Each entry of
+//! [`MIGRATIONS`] moves the schema one version forward; a database from a
+//! newer prodsync (a higher version than this build knows) is rejected
+//! untouched.
+
+/// Migrations in order; index `i` moves version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // Version 1: runs, the append-only transition log, and import batches.
+    r#"
+    CREATE TABLE runs (
+        run_id          TEXT PRIMARY KEY,
+        workflow_name   TEXT NOT NULL,
+        workflow_path   TEXT NOT NULL,
+        workflow_sha256 TEXT NOT NULL,
+        workflow_json   TEXT NOT NULL,
+        emulator_dir    TEXT,
+        state           TEXT NOT NULL,
+        state_data      TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+
+    CREATE TABLE transitions (
+        run_id      TEXT NOT NULL REFERENCES runs(run_id),
+        seq         INTEGER NOT NULL,
+        from_state  TEXT NOT NULL,
+        to_state    TEXT NOT NULL,
+        step        TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        error       TEXT,
+        state_data  TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+
+    CREATE TRIGGER transitions_no_update BEFORE UPDATE ON transitions
+    BEGIN SELECT RAISE(ABORT, 'transitions are append-only'); END;
+
+    CREATE TRIGGER transitions_no_delete BEFORE DELETE ON transitions
+    BEGIN SELECT RAISE(ABORT, 'transitions are append-only'); END;
+
+    CREATE TABLE batches (
+        run_id         TEXT NOT NULL REFERENCES runs(run_id),
+        batch_index    INTEGER NOT NULL,
+        first_record   INTEGER NOT NULL,
+        documents      INTEGER NOT NULL,
+        pages          INTEGER NOT NULL,
+        bytes          INTEGER NOT NULL,
+        first_bates    TEXT,
+        last_bates     TEXT,
+        data_source_id TEXT NOT NULL,
+        completed_at   TEXT NOT NULL,
+        PRIMARY KEY (run_id, batch_index)
+    );
+    "#,
+];
+
+/// Schema version this build writes.
+pub fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
