@@ -11,14 +11,19 @@
 //! - [`store`]: the SQLite checkpoint store (runs, transitions, batches).
 //! - [`relativity`]: the HTTP client of the Relativity REST services.
 //! - [`emulator`]: a local emulator of those services, for tests and demos.
+//! - [`retry`]: the backoff policy for transient failures.
 //! - [`opticon`], [`fileshare`]: Opticon files and file share paths.
+//! - [`loadfile`]: load-file volumes (DAT, Opticon, images) read and checked.
 
+pub mod crashpoint;
 pub mod emulator;
 pub mod engine;
 pub mod fileshare;
+pub mod loadfile;
 pub mod machine;
 pub mod opticon;
 pub mod relativity;
+pub mod retry;
 pub mod session;
 pub mod steps;
 pub mod store;

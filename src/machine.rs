@@ -63,6 +63,8 @@ pub enum StepName {
     CreateSnapshot,
     ConfigureImport,
     Import,
+    /// Returns a `Failed` run to the state its failed step started from.
+    Resume,
 }
 
 /// One legal edge of the state machine.
@@ -102,6 +104,16 @@ pub const TRANSITIONS: &[Transition] = &[
     },
 ];
 
+/// States a `Failed` run may return to through [`StepName::Resume`]: every
+/// state that has a step. The recorded `Failed` state names which one.
+pub const RESUME_TARGETS: &[StateName] = &[
+    StateName::Configured,
+    StateName::SourceValidated,
+    StateName::DestinationValidated,
+    StateName::SnapshotCreated,
+    StateName::ImportConfigured,
+];
+
 /// Error of an edge that the transition table does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("illegal transition {from} → {to} by step {step}")]
@@ -119,14 +131,17 @@ pub fn step_for(state: StateName) -> Option<StepName> {
         .map(|transition| transition.step)
 }
 
-/// Checks an edge against [`TRANSITIONS`]; `Failed` is legal from any state
-/// that has a step.
+/// Checks an edge against [`TRANSITIONS`] and [`RESUME_TARGETS`]; `Failed`
+/// is legal from any state that has a step.
 pub fn check(from: StateName, step: StepName, to: StateName) -> Result<(), IllegalTransition> {
-    let legal = TRANSITIONS.iter().any(|transition| {
+    let forward = TRANSITIONS.iter().any(|transition| {
         transition.from == from
             && transition.step == step
             && (transition.to == to || to == StateName::Failed)
     });
+    let resume =
+        from == StateName::Failed && step == StepName::Resume && RESUME_TARGETS.contains(&to);
+    let legal = forward || resume;
     if legal {
         Ok(())
     } else {
@@ -294,8 +309,17 @@ mod tests {
     }
 
     #[test]
+    fn check_allows_resume_only_from_failed() {
+        for target in RESUME_TARGETS {
+            assert_eq!(check(StateName::Failed, StepName::Resume, *target), Ok(()));
+            assert!(check(StateName::Done, StepName::Resume, *target).is_err());
+        }
+        assert!(check(StateName::Failed, StepName::Resume, StateName::Done).is_err());
+    }
+
+    #[test]
     fn every_step_has_one_edge() {
-        for step in StepName::iter() {
+        for step in StepName::iter().filter(|step| *step != StepName::Resume) {
             let edges = TRANSITIONS.iter().filter(|t| t.step == step).count();
             assert_eq!(edges, 1, "{step}");
         }

@@ -23,6 +23,11 @@ struct Cli {
     )]
     db: PathBuf,
 
+    /// Seconds a run's lease lasts without renewal; a killed process's run
+    /// can be resumed by another process after this long.
+    #[arg(long, global = true, env = "PRODSYNC_LEASE_SECONDS", default_value_t = 30)]
+    lease_seconds: u64,
+
     /// Log filter, for example `info` or `prodsync=debug` (logs go to stderr).
     #[arg(long, global = true, env = "PRODSYNC_LOG", default_value = "warn")]
     log: String,
@@ -35,6 +40,15 @@ struct Cli {
 enum Command {
     /// Start a new run of a workflow file and drive it to the end.
     Run(commands::run::RunArgs),
+
+    /// Continue a stopped or failed run from its last recorded transition.
+    Resume(commands::resume::ResumeArgs),
+
+    /// Stop a run from another shell and cancel its import job.
+    Cancel(commands::cancel::CancelArgs),
+
+    /// List runs with state, progress, last error and age.
+    Runs(commands::runs::RunsArgs),
 
     /// Show a run's state and progress.
     Status(commands::status::StatusArgs),
@@ -51,9 +65,13 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
+    let lease = std::time::Duration::from_secs(cli.lease_seconds.max(1));
 
     let result = match cli.command {
-        Command::Run(args) => commands::run::run(&cli.db, args).await,
+        Command::Run(args) => commands::run::run(&cli.db, lease, args).await,
+        Command::Resume(args) => commands::resume::run(&cli.db, lease, args).await,
+        Command::Cancel(args) => commands::cancel::run(&cli.db, lease, args).await,
+        Command::Runs(args) => commands::runs::run(&cli.db, args),
         Command::Status(args) => commands::status::run(&cli.db, args),
         Command::History(args) => commands::history::run(&cli.db, args),
         Command::Emulator(command) => prodsync::emulator::cli::run(command)

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::distributions::{Alphanumeric, DistString};
+use tokio_util::sync::CancellationToken;
 
 use crate::emulator::{DemoSpec, Emulator, EmulatorError, RunningEmulator};
-use crate::engine::Engine;
+use crate::engine::{Engine, Resumed};
 use crate::fileshare::FileShare;
 use crate::machine::SyncState;
 use crate::relativity::{ClientConfig, ConfigError, Credentials, RelativityClient};
@@ -33,6 +34,9 @@ pub enum SessionError {
 
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
+
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 
     #[error("embedded emulator in {dir}: {source}")]
     Emulator { dir: PathBuf, source: EmulatorError },
@@ -55,6 +59,7 @@ pub struct Session {
     pub engine: Engine,
     /// The embedded emulator, running for as long as the session lives.
     pub emulator: Option<RunningEmulator>,
+    lease_ttl: Duration,
 }
 
 /// Records a new run for a workflow; with the embedded emulator, first
@@ -88,12 +93,38 @@ pub async fn create_run(store: &Store, loaded: &LoadedWorkflow) -> Result<String
 }
 
 /// Opens a recorded run: starts what it needs and builds its engine.
+///
+/// The run's lease is taken first, before an embedded emulator starts, so
+/// that a second process is refused before it touches any server state.
+/// [`Session::drive`] renews the lease and gives it up at the end; a
+/// session dropped without driving leaves it to expire after `lease_ttl`,
+/// or releases it with [`Session::release`].
 pub async fn open(
     store: Arc<Store>,
     run_id: &str,
     progress: Arc<dyn Progress>,
+    lease_ttl: Duration,
 ) -> Result<Session, SessionError> {
     let record = store.run(run_id)?;
+    let holder = lease_holder();
+    store.acquire_lease(run_id, &holder, lease_ttl, is_stale_holder)?;
+    match build(store.clone(), record, progress, holder.clone(), lease_ttl).await {
+        Ok(session) => Ok(session),
+        Err(error) => {
+            let _ = store.release_lease(run_id, &holder);
+            Err(error)
+        }
+    }
+}
+
+async fn build(
+    store: Arc<Store>,
+    record: crate::store::RunRecord,
+    progress: Arc<dyn Progress>,
+    holder: String,
+    lease_ttl: Duration,
+) -> Result<Session, SessionError> {
+    let run_id = record.run_id.as_str();
     let workflow: Workflow = serde_json::from_str(&record.workflow_json).map_err(|source| {
         SessionError::StoredWorkflow {
             run_id: run_id.to_string(),
@@ -122,11 +153,141 @@ pub async fn open(
         file_share,
         store,
         progress,
+        cancel: CancellationToken::new(),
+        lease_holder: Some(holder),
     };
     Ok(Session {
         engine: Engine::new(context),
         emulator,
+        lease_ttl,
     })
+}
+
+/// How a session drives its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drive {
+    /// A new run, from `Configured`.
+    Start,
+    /// A stopped run, after checking what may have changed.
+    Resume,
+}
+
+impl Session {
+    /// Returns the token that stops the run at its next safe point.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.engine.context().cancel.clone()
+    }
+
+    /// Gives the run's lease up.
+    pub fn release(&self) {
+        let context = self.engine.context();
+        let holder = context.lease_holder.as_deref().unwrap_or_default();
+        if let Err(error) = context.store.release_lease(&context.run_id, holder) {
+            tracing::warn!(run_id = %context.run_id, %error, "could not release the lease; it expires by itself");
+        }
+    }
+
+    /// Drives the run while holding its lease: renews the lease and watches
+    /// for cancel requests while the engine runs, and gives it up at the
+    /// end.
+    pub async fn drive(&self, mode: Drive) -> Result<Resumed, SessionError> {
+        let context = self.engine.context();
+        let holder = context.lease_holder.clone().unwrap_or_default();
+        let run_id = context.run_id.clone();
+        let store = context.store.clone();
+        let lease_ttl = self.lease_ttl;
+        if mode == Drive::Resume {
+            store.clear_cancel(&run_id)?;
+        }
+
+        let keeper = tokio::spawn(keep_lease(
+            store.clone(),
+            run_id.clone(),
+            holder.clone(),
+            lease_ttl,
+            context.cancel.clone(),
+        ));
+        let result = match mode {
+            Drive::Start => self.engine.run().await.map(Resumed::Finished),
+            Drive::Resume => self.engine.resume().await,
+        };
+        keeper.abort();
+        self.release();
+        Ok(result?)
+    }
+}
+
+/// Renews the lease while the run goes on, and cancels the run when another
+/// process asked for it (`prodsync cancel`) or the lease was lost.
+async fn keep_lease(
+    store: Arc<Store>,
+    run_id: String,
+    holder: String,
+    ttl: Duration,
+    cancel: CancellationToken,
+) {
+    let tick = Duration::from_millis(500);
+    let renew_every = (ttl / 3).max(tick);
+    let mut since_renewal = Duration::ZERO;
+    loop {
+        tokio::time::sleep(tick).await;
+        since_renewal += tick;
+        if matches!(store.cancel_requested(&run_id), Ok(Some(_))) {
+            tracing::warn!(%run_id, "cancel requested by another process");
+            cancel.cancel();
+        }
+        if since_renewal < renew_every {
+            continue;
+        }
+        since_renewal = Duration::ZERO;
+        if let Err(error) = store.renew_lease(&run_id, &holder, ttl) {
+            tracing::error!(%run_id, %error, "lease renewal failed; stopping the run");
+            cancel.cancel();
+        }
+    }
+}
+
+/// Names this process as a lease holder: user, host, process ID, and a
+/// random suffix.
+pub fn lease_holder() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let suffix = Alphanumeric.sample_string(&mut rand::thread_rng(), 6);
+    format!(
+        "{user}@{} pid {} #{suffix}",
+        host_name(),
+        std::process::id()
+    )
+}
+
+/// True when a holder ran on this host in a process that no longer exists:
+/// its lease can be taken over before it expires.
+pub fn is_stale_holder(holder: &str) -> bool {
+    let Some((_, rest)) = holder.split_once('@') else {
+        return false;
+    };
+    let Some((host, rest)) = rest.split_once(" pid ") else {
+        return false;
+    };
+    let Some(pid) = rest
+        .split_whitespace()
+        .next()
+        .and_then(|pid| pid.parse::<i32>().ok())
+    else {
+        return false;
+    };
+    host == host_name() && !process_exists(pid)
+}
+
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Folder of the embedded emulator's data for a run.

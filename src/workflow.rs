@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::fileshare::FileShare;
 use crate::relativity::Credentials;
+use crate::retry::RetryPolicy;
 
 /// A parsed and checked workflow file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,9 @@ pub struct Workflow {
     pub source: Source,
     pub destination: Destination,
     pub import: ImportOptions,
+    /// Retries of transient failures; defaults apply when absent.
+    #[serde(default)]
+    pub retry: RetryPolicy,
 }
 
 /// Where the Relativity services are: a server, or the embedded emulator.
@@ -305,6 +309,7 @@ impl Workflow {
         self.check_source(path)?;
         self.check_destination(path)?;
         self.check_import(path)?;
+        self.check_retry(path)?;
         Ok(())
     }
 
@@ -444,6 +449,28 @@ impl Workflow {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn check_retry(&self, path: &Path) -> Result<(), WorkflowError> {
+        let retry = &self.retry;
+        if retry.max_attempts == 0 {
+            return Err(field_error(
+                path,
+                "retry.max_attempts",
+                "must be at least 1 (1 means no retries), found 0",
+            ));
+        }
+        if retry.base_delay_ms > retry.max_delay_ms {
+            return Err(field_error(
+                path,
+                "retry.base_delay_ms",
+                format!(
+                    "must not exceed retry.max_delay_ms ({}), found {}",
+                    retry.max_delay_ms, retry.base_delay_ms
+                ),
+            ));
         }
         Ok(())
     }

@@ -51,18 +51,21 @@ async fn import_skips_recorded_batches() {
     let source_id = prodsync::steps::data_source_id(&run_id, 0);
     fixture
         .store
-        .record_batch(&prodsync::store::BatchRecord {
-            run_id: run_id.clone(),
-            batch_index: 0,
-            first_record: 0,
-            documents: 4,
-            pages: 0,
-            bytes: 0,
-            first_bates: None,
-            last_bates: None,
-            data_source_id: source_id.to_string(),
-            completed_at: prodsync::store::now(),
-        })
+        .record_batch(
+            &prodsync::store::BatchRecord {
+                run_id: run_id.clone(),
+                batch_index: 0,
+                first_record: 0,
+                documents: 4,
+                pages: 0,
+                bytes: 0,
+                first_bates: None,
+                last_bates: None,
+                data_source_id: source_id.to_string(),
+                completed_at: prodsync::store::now(),
+            },
+            None,
+        )
         .unwrap();
 
     let state = engine

@@ -5,6 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use prodsync::emulator::{Emulator, ProducedPage};
@@ -19,10 +20,18 @@ async fn push(dir: &Path, workflow_file: &Path) -> (Arc<Store>, String, SyncStat
     let loaded = workflow::load(workflow_file).unwrap();
     let store = Arc::new(Store::open(&dir.join("prodsync.db")).unwrap());
     let run_id = session::create_run(&store, &loaded).await.unwrap();
-    let session = session::open(store.clone(), &run_id, Arc::new(NoProgress))
-        .await
-        .unwrap();
-    let end = session.engine.run().await.unwrap();
+    let session = session::open(
+        store.clone(),
+        &run_id,
+        Arc::new(NoProgress),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let end = match session.drive(session::Drive::Start).await.unwrap() {
+        prodsync::engine::Resumed::Finished(end) => end,
+        other => panic!("unexpected {other:?}"),
+    };
     if let Some(emulator) = session.emulator {
         emulator.shutdown().await;
     }

@@ -1,8 +1,12 @@
 //! One module per subcommand, plus the progress bar of `run`.
 
+pub mod cancel;
+pub mod drive;
 pub mod history;
 pub mod progress;
+pub mod resume;
 pub mod run;
+pub mod runs;
 pub mod status;
 
 use std::path::Path;

@@ -67,7 +67,7 @@ pub fn run(db: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Returns the planned number of batches, once the import is configured.
-fn batch_count(state: &SyncState) -> Option<u64> {
+pub fn batch_count(state: &SyncState) -> Option<u64> {
     match state {
         SyncState::ImportConfigured(configured) => Some(configured.job.batch_count),
         SyncState::Done(done) => Some(done.job.batch_count),

@@ -145,11 +145,23 @@ pub struct PermissionsRequest {
 /// permission ID alone.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PermissionRef {
-    #[serde(rename = "ArtifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ArtifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<ArtifactTypeRef>,
-    #[serde(rename = "PermissionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PermissionType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permission_type: Option<PermissionTypeRef>,
-    #[serde(rename = "PermissionID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PermissionID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permission_id: Option<i64>,
 }
 
@@ -172,11 +184,23 @@ pub struct PermissionTypeRef {
 /// One entry of a `list-permissions` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PermissionValue {
-    #[serde(rename = "ArtifactType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ArtifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub artifact_type: Option<ArtifactTypeRef>,
-    #[serde(rename = "PermissionType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PermissionType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permission_type: Option<PermissionTypeRef>,
-    #[serde(rename = "PermissionID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PermissionID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permission_id: Option<i64>,
     #[serde(rename = "Selected")]
     pub selected: bool,
@@ -384,7 +408,11 @@ pub struct ImageSettings {
     // NOTE: the Import Service's published samples do not show where the
     // Bates field goes; the older Import API calls it `BatesNumberField`,
     // and this name follows it.
-    #[serde(rename = "BatesNumberField", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "BatesNumberField",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bates_number_field: Option<String>,
 }
 
@@ -446,7 +474,11 @@ pub struct DataSourceDetails {
     /// CompletedWithItemErrors or Completed.
     #[serde(rename = "State")]
     pub state: String,
-    #[serde(rename = "DataSourceSettings", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DataSourceSettings",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub settings: Option<DataSourceSettings>,
 }
 

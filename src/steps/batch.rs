@@ -99,6 +99,48 @@ pub(super) async fn prepare(
     })
 }
 
+/// Rebuilds the description of a batch already written and added, from its
+/// Opticon file and images on the file share.
+pub(super) async fn read_back(
+    context: &StepContext,
+    configured: &ImportConfigured,
+    index: u64,
+) -> Result<PreparedBatch, StepError> {
+    let dir = batch_dir(context, index);
+    let opticon_path = dir.join("batch.opt");
+    let unreadable = |message: String| StepError::BatchUnreadable {
+        index,
+        path: opticon_path.clone(),
+        message,
+    };
+    let pages = opticon::read_file(&opticon_path).map_err(|error| unreadable(error.to_string()))?;
+
+    let mut bytes = 0;
+    let mut seen = std::collections::HashSet::new();
+    for page in &pages {
+        if !seen.insert(page.image_path.as_str()) {
+            continue;
+        }
+        let image = opticon::resolve_image_path(&dir, &page.image_path);
+        let metadata = tokio::fs::metadata(&image)
+            .await
+            .map_err(|error| unreadable(format!("image {}: {error}", image.display())))?;
+        bytes += metadata.len();
+    }
+
+    Ok(PreparedBatch {
+        index,
+        first_record: index * configured.job.batch_size,
+        documents: pages.iter().filter(|page| page.document_break).count() as u64,
+        pages: pages.len() as u64,
+        bytes,
+        first_bates: pages.first().map(|page| page.key.clone()),
+        last_bates: pages.last().map(|page| page.key.clone()),
+        opticon_unc: context.file_share.to_unc(&opticon_path)?,
+        source_id: data_source_id(&context.run_id, index),
+    })
+}
+
 /// Folder of batch `index` on the local mount of the file share.
 pub(super) fn batch_dir(context: &StepContext, index: u64) -> PathBuf {
     context

@@ -3,12 +3,13 @@
 //! begun so that the server imports each batch as it arrives.
 //!
 //! The job ID derives from the run ID, so a later process finds the same
-//! job again.
+//! job again. Running the step again is safe: a job that already exists is
+//! taken as it is and only the calls it still lacks are made.
 
-use super::error::wrong_state;
+use super::error::{wrong_state, StepError};
 use super::{import_job_id, Outcome, StepContext};
 use crate::machine::{ImportConfigured, ImportJobInfo, SyncState};
-use crate::relativity::wire;
+use crate::relativity::{wire, ClientError};
 use crate::workflow::{ImportOptions, Overwrite};
 
 /// Application name the import job carries.
@@ -23,14 +24,21 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     let options = &context.workflow.import;
     let client = &context.client;
 
-    client
-        .create_import_job(workspace, job_id, APPLICATION_NAME, &context.run_id)
-        .await?;
-    let settings = import_settings(options, created.destination.production_set);
-    client
-        .configure_documents(workspace, job_id, settings)
-        .await?;
-    client.begin_job(workspace, job_id).await?;
+    let created_now = create_job(context, workspace, job_id).await?;
+    let state = if created_now {
+        "New".to_string()
+    } else {
+        client.job_details(workspace, job_id).await?.state
+    };
+    if state == "New" {
+        let settings = import_settings(options, created.destination.production_set);
+        client
+            .configure_documents(workspace, job_id, settings)
+            .await?;
+    }
+    if state == "New" || state == "Configured" {
+        client.begin_job(workspace, job_id).await?;
+    }
 
     let batch_count = created.snapshot.record_count.div_ceil(options.batch_size);
     tracing::info!(run_id = %context.run_id, %job_id, batch_count, "import job configured");
@@ -45,6 +53,30 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
         },
     }))
 }
+
+/// Creates the job; returns false when a job with this ID already exists,
+/// which happens when an earlier attempt created it and then stopped.
+async fn create_job(
+    context: &StepContext,
+    workspace: i64,
+    job_id: uuid::Uuid,
+) -> Result<bool, StepError> {
+    let result = context
+        .client
+        .create_import_job(workspace, job_id, APPLICATION_NAME, &context.run_id)
+        .await;
+    match result {
+        Ok(()) => Ok(true),
+        Err(ClientError::Rejected { code, .. }) if code == JOB_EXISTS => {
+            tracing::info!(run_id = %context.run_id, %job_id, "import job exists; continuing it");
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Import Service code of a create call for a job ID already in use.
+const JOB_EXISTS: &str = "J.CR.VLD.1501";
 
 /// Builds the job settings: images into a production, Bates numbers into
 /// the chosen field, and the overwrite mode.

@@ -117,6 +117,33 @@ pub enum StepError {
         found: i64,
     },
 
+    #[error("interrupted by {reason}; resume with `prodsync resume RUN_ID`")]
+    Interrupted { reason: String },
+
+    #[error("snapshot {export_run_id} in workspace {workspace} no longer exists on the server; start a new run, which takes a new snapshot")]
+    SnapshotGone {
+        workspace: i64,
+        export_run_id: String,
+    },
+
+    #[error("import job {job_id} in workspace {workspace} is {state} on the server, so it cannot take more batches; the pages imported so far stay in production set {production_set}: reset the set and start a new run")]
+    JobClosed {
+        workspace: i64,
+        job_id: String,
+        state: String,
+        production_set: i64,
+    },
+
+    #[error("batch {index} was added to the server, but its Opticon file {path} cannot be read back: {message}")]
+    BatchUnreadable {
+        index: u64,
+        path: PathBuf,
+        message: String,
+    },
+
+    #[error("step {step} cannot be executed; the engine applies it")]
+    NotAStep { step: crate::machine::StepName },
+
     #[error(transparent)]
     FileShare(#[from] FileShareError),
 
@@ -125,6 +152,27 @@ pub enum StepError {
 
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl StepError {
+    /// True for failures that may pass on a later attempt: the client's
+    /// transient errors (connection, time-out, 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StepError::Client(error) if error.is_transient())
+    }
+
+    /// Returns the wait the server asked for, if any.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            StepError::Client(error) => error.retry_after(),
+            _ => None,
+        }
+    }
+
+    /// True when the step stopped because the run was interrupted.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, StepError::Interrupted { .. })
+    }
 }
 
 /// Returns a `WrongState` error for a step that `found` cannot start.

@@ -6,18 +6,28 @@
 //! store right after the server accepted its data source; batches already
 //! recorded are skipped, so a repeated import step continues where the last
 //! one stopped.
+//!
+//! A process can die between "data source added on the server" and "batch
+//! recorded here". Data source IDs derive from the run and the batch index,
+//! so before it adds anything the step asks the server which of the next
+//! unrecorded batches it already holds, and records those from their
+//! Opticon files instead of adding them again.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::batch::{self, PreparedBatch};
 use super::error::{wrong_state, StepError};
-use super::{Outcome, StepContext};
+use super::{data_source_id, Outcome, StepContext};
 use crate::machine::{Done, ImportConfigured, SyncState};
-use crate::relativity::wire;
+use crate::relativity::{wire, ClientError};
 use crate::store::BatchRecord;
 
 /// Pause between polls of the job's state.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Import Service code for a data source ID the job does not hold.
+const SOURCE_NOT_FOUND: &str = "S.RUN.NOT.3401";
 
 /// Item errors quoted in a failure message.
 const QUOTED_ITEM_ERRORS: i64 = 5;
@@ -28,9 +38,9 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     };
 
     push_batches(context, configured).await?;
-    let workspace = configured.destination.workspace;
-    let job_id = configured.job.job_id;
-    context.client.end_job(workspace, job_id).await?;
+    context.check_cancelled()?;
+    end_job(context, configured).await?;
+    crate::crashpoint::hit("after_end_job");
     context.progress.waiting();
     let waited = wait_for_job(context, configured).await;
     context.progress.finish();
@@ -67,13 +77,19 @@ async fn push_batches(
         .sum();
     context.progress.start(record_count, done_documents);
 
+    let done = reconcile(context, configured, done).await?;
     for index in 0..configured.job.batch_count {
         if done.contains(&index) {
             continue;
         }
+        context.check_cancelled()?;
         let prepared = batch::prepare(context, configured, index).await?;
         add_data_source(context, configured, &prepared).await?;
-        context.store.record_batch(&record(context, &prepared))?;
+        crate::crashpoint::hit(&format!("after_data_source:{index}"));
+        let holder = context.lease_holder.as_deref();
+        context
+            .store
+            .record_batch(&record(context, &prepared), holder)?;
         context.progress.advance(prepared.documents, prepared.pages);
         tracing::info!(
             run_id = %context.run_id,
@@ -86,6 +102,74 @@ async fn push_batches(
     Ok(())
 }
 
+/// Records the unrecorded batches that the server already holds, in index
+/// order, stopping at the first one it does not hold: batches are added in
+/// order, so none after that one can be there. Returns the completed set.
+async fn reconcile(
+    context: &StepContext,
+    configured: &ImportConfigured,
+    mut done: BTreeSet<u64>,
+) -> Result<BTreeSet<u64>, StepError> {
+    for index in 0..configured.job.batch_count {
+        if done.contains(&index) {
+            continue;
+        }
+        if !server_has_batch(context, configured, index).await? {
+            break;
+        }
+        let prepared = batch::read_back(context, configured, index).await?;
+        let holder = context.lease_holder.as_deref();
+        context
+            .store
+            .record_batch(&record(context, &prepared), holder)?;
+        tracing::warn!(
+            run_id = %context.run_id,
+            batch = index,
+            "batch was on the server but not recorded here; recorded it without adding it again"
+        );
+        done.insert(index);
+    }
+    Ok(done)
+}
+
+/// Asks the server whether the job holds batch `index`'s data source.
+async fn server_has_batch(
+    context: &StepContext,
+    configured: &ImportConfigured,
+    index: u64,
+) -> Result<bool, StepError> {
+    let source_id = data_source_id(&context.run_id, index);
+    let details = context
+        .client
+        .data_source_details(
+            configured.destination.workspace,
+            configured.job.job_id,
+            source_id,
+        )
+        .await;
+    match details {
+        Ok(_) => Ok(true),
+        Err(ClientError::NotFound { .. }) => Ok(false),
+        Err(ClientError::Rejected { code, .. }) if code == SOURCE_NOT_FOUND => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Ends the job unless an earlier attempt already did and it finished.
+async fn end_job(context: &StepContext, configured: &ImportConfigured) -> Result<(), StepError> {
+    let workspace = configured.destination.workspace;
+    let job_id = configured.job.job_id;
+    let details = context.client.job_details(workspace, job_id).await?;
+    if details.is_finished {
+        return Ok(());
+    }
+    context.client.end_job(workspace, job_id).await?;
+    Ok(())
+}
+
+/// Adds a batch's data source. A rejected add of a source the server
+/// already holds with the same path counts as done: an earlier attempt
+/// whose answer was lost added it.
 async fn add_data_source(
     context: &StepContext,
     configured: &ImportConfigured,
@@ -97,16 +181,31 @@ async fn add_data_source(
         end_of_line: 0,
         start_line: 0,
     };
-    context
+    let workspace = configured.destination.workspace;
+    let job_id = configured.job.job_id;
+    let added = context
         .client
-        .add_data_source(
-            configured.destination.workspace,
-            configured.job.job_id,
-            prepared.source_id,
-            settings,
-        )
-        .await?;
-    Ok(())
+        .add_data_source(workspace, job_id, prepared.source_id, settings)
+        .await;
+    let Err(error) = added else {
+        return Ok(());
+    };
+    if !matches!(error, ClientError::Rejected { .. }) {
+        return Err(error.into());
+    }
+    let existing = context
+        .client
+        .data_source_details(workspace, job_id, prepared.source_id)
+        .await;
+    match existing {
+        Ok(details)
+            if details.settings.as_ref().map(|s| s.path.as_str())
+                == Some(&prepared.opticon_unc) =>
+        {
+            Ok(())
+        }
+        _ => Err(error.into()),
+    }
 }
 
 fn record(context: &StepContext, prepared: &PreparedBatch) -> BatchRecord {
@@ -135,6 +234,8 @@ async fn wait_for_job(
     let started = Instant::now();
 
     loop {
+        context.check_cancelled()?;
+        crate::crashpoint::hit("during_wait");
         let details = context.client.job_details(workspace, job_id).await?;
         if details.is_finished {
             if details.state == "Completed" {

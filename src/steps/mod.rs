@@ -12,12 +12,16 @@ mod configure_import;
 mod create_snapshot;
 mod error;
 mod import;
+mod recheck;
 mod validate_destination;
 mod validate_source;
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 pub use error::{Role, StepError};
+pub use recheck::recheck;
 
 use crate::fileshare::FileShare;
 use crate::machine::{StepName, SyncState};
@@ -38,6 +42,23 @@ pub struct StepContext {
     pub file_share: FileShare,
     pub store: Arc<Store>,
     pub progress: Arc<dyn Progress>,
+    /// Cancelled when the run must stop at its next safe point.
+    pub cancel: CancellationToken,
+    /// Lease holder name that store writes are checked against; `None`
+    /// writes without a lease (tests that drive single steps).
+    pub lease_holder: Option<String>,
+}
+
+impl StepContext {
+    /// Returns `Interrupted` once the run was asked to stop.
+    pub fn check_cancelled(&self) -> Result<(), StepError> {
+        if self.cancel.is_cancelled() {
+            return Err(StepError::Interrupted {
+                reason: "a stop request".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Receives import progress, for a progress bar or nothing.
@@ -69,6 +90,7 @@ pub async fn execute(step: StepName, context: &StepContext, state: &SyncState) -
         StepName::CreateSnapshot => create_snapshot::run(context, state).await,
         StepName::ConfigureImport => configure_import::run(context, state).await,
         StepName::Import => import::run(context, state).await,
+        StepName::Resume => Err(StepError::NotAStep { step }),
     }
 }
 

@@ -7,6 +7,8 @@
 //! (see [`schema`]). Triggers reject any update or delete of a recorded
 //! transition.
 
+mod attempts;
+mod leases;
 mod records;
 pub mod schema;
 
@@ -15,6 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, ErrorCode};
 
+pub use attempts::AttemptRecord;
+pub use leases::{now_ms, Lease};
 pub use records::{BatchRecord, NewRun, RunRecord, TransitionRecord};
 
 /// Error of the checkpoint store; each names the database file.
@@ -41,6 +45,16 @@ pub enum StoreError {
 
     #[error("run {run_id} not found in {path}; `prodsync runs` lists the runs it holds")]
     RunNotFound { path: PathBuf, run_id: String },
+
+    #[error("run {run_id} is being driven by {holder} (lease expires in {seconds_left} s); wait for it to finish, or stop that process first")]
+    LeaseHeld {
+        run_id: String,
+        holder: String,
+        seconds_left: i64,
+    },
+
+    #[error("run {run_id}: {holder} lost its lease to another process; this process stops without recording more")]
+    LeaseLost { run_id: String, holder: String },
 
     #[error("database {path}: run {run_id}: stored state is unreadable: {source}")]
     BadStateData {
@@ -69,6 +83,11 @@ impl Store {
     /// Opens or creates the database and migrates it to the current schema.
     #[tracing::instrument]
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if is_read_only(path) && path.exists() {
+            return Err(StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            });
+        }
         let connection = Connection::open(path).map_err(|source| classify(path, source))?;
         let store = Store {
             path: path.to_path_buf(),
@@ -163,6 +182,8 @@ fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
     }
 }
 
+/// True when the file or its folder has no write permission bits. The
+/// bits are checked here because SQLite run as root would write anyway.
 fn is_read_only(path: &Path) -> bool {
     let file_read_only = std::fs::metadata(path)
         .map(|metadata| metadata.permissions().readonly())

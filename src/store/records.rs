@@ -124,6 +124,37 @@ impl Store {
         self.with_state(record, &state_data)
     }
 
+    /// Reads every run, newest first, with its count of completed batches.
+    pub fn list_runs(&self) -> Result<Vec<(RunRecord, u64)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT run_id, workflow_name, workflow_path, workflow_sha256, workflow_json,
+                        emulator_dir, state_data, created_at, updated_at,
+                        (SELECT COUNT(*) FROM batches b WHERE b.run_id = runs.run_id)
+                 FROM runs ORDER BY created_at DESC, run_id",
+            )
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map([], |row| {
+                let (record, state_data) = read_run_row(row)?;
+                let batches: i64 = row.get(9)?;
+                Ok((record, state_data, batches as u64))
+            })
+            .map_err(|source| self.error(source))?;
+        let rows = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))?;
+        drop(statement);
+        drop(connection);
+
+        rows.into_iter()
+            .map(|(record, state_data, batches)| {
+                Ok((self.with_state(record, &state_data)?, batches))
+            })
+            .collect()
+    }
+
     fn with_state(&self, mut record: RunRecord, state_data: &str) -> Result<RunRecord, StoreError> {
         record.state =
             serde_json::from_str(state_data).map_err(|source| StoreError::BadStateData {
@@ -141,11 +172,13 @@ impl Store {
         &self,
         transition: &TransitionRecord,
         state: &SyncState,
+        holder: Option<&str>,
     ) -> Result<i64, StoreError> {
         let mut connection = self.lock();
         let tx = connection
             .transaction()
             .map_err(|source| self.error(source))?;
+        self.check_lease(&tx, &transition.run_id, holder)?;
         let seq: i64 = tx
             .query_row(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions WHERE run_id = ?1",
@@ -215,9 +248,17 @@ impl Store {
 
     /// Records a completed batch.
     #[tracing::instrument(skip_all, fields(run_id = %batch.run_id, batch = batch.batch_index))]
-    pub fn record_batch(&self, batch: &BatchRecord) -> Result<(), StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
+    pub fn record_batch(
+        &self,
+        batch: &BatchRecord,
+        holder: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let tx = connection
+            .transaction()
+            .map_err(|source| self.error(source))?;
+        self.check_lease(&tx, &batch.run_id, holder)?;
+        let mut statement = tx
             .prepare_cached(
                 "INSERT INTO batches (run_id, batch_index, first_record, documents, pages, bytes,
                     first_bates, last_bates, data_source_id, completed_at)
@@ -238,7 +279,25 @@ impl Store {
                 batch.completed_at,
             ])
             .map_err(|source| self.error(source))?;
-        Ok(())
+        drop(statement);
+        tx.commit().map_err(|source| self.error(source))
+    }
+
+    fn check_lease(
+        &self,
+        connection: &rusqlite::Connection,
+        run_id: &str,
+        holder: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let holds = super::leases::check_holder(connection, run_id, holder)
+            .map_err(|source| self.error(source))?;
+        if holds {
+            return Ok(());
+        }
+        Err(StoreError::LeaseLost {
+            run_id: run_id.to_string(),
+            holder: holder.unwrap_or_default().to_string(),
+        })
     }
 
     /// Reads a run's completed batches in index order.
@@ -377,7 +436,7 @@ mod tests {
         new_run(&store, "r1");
         let state = failed();
         let seq = store
-            .record_transition(&transition("r1", &state), &state)
+            .record_transition(&transition("r1", &state), &state, None)
             .unwrap();
         assert_eq!(seq, 1);
         assert_eq!(store.run("r1").unwrap().state, state);
@@ -390,7 +449,7 @@ mod tests {
         new_run(&store, "r1");
         let state = failed();
         store
-            .record_transition(&transition("r1", &state), &state)
+            .record_transition(&transition("r1", &state), &state, None)
             .unwrap();
         let connection = store.lock();
         let update = connection.execute("UPDATE transitions SET error = 'x'", []);
@@ -438,18 +497,21 @@ mod tests {
         new_run(&store, "r1");
         for index in [0, 2] {
             store
-                .record_batch(&BatchRecord {
-                    run_id: "r1".into(),
-                    batch_index: index,
-                    first_record: index * 10,
-                    documents: 10,
-                    pages: 20,
-                    bytes: 100,
-                    first_bates: None,
-                    last_bates: None,
-                    data_source_id: format!("s{index}"),
-                    completed_at: super::super::now(),
-                })
+                .record_batch(
+                    &BatchRecord {
+                        run_id: "r1".into(),
+                        batch_index: index,
+                        first_record: index * 10,
+                        documents: 10,
+                        pages: 20,
+                        bytes: 100,
+                        first_bates: None,
+                        last_bates: None,
+                        data_source_id: format!("s{index}"),
+                        completed_at: super::super::now(),
+                    },
+                    None,
+                )
                 .unwrap();
         }
         let indexes: Vec<u64> = store.completed_batches("r1").unwrap().into_iter().collect();

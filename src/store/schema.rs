@@ -57,6 +57,29 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, batch_index)
     );
     "#,
+    // Version 2: failed attempts of steps, the one-runner lease, and cancel
+    // requests from another process.
+    r#"
+    CREATE TABLE attempts (
+        run_id      TEXT NOT NULL REFERENCES runs(run_id),
+        step        TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        error       TEXT NOT NULL,
+        delay_ms    INTEGER NOT NULL,
+        PRIMARY KEY (run_id, step, attempt)
+    );
+
+    CREATE TABLE leases (
+        run_id      TEXT PRIMARY KEY REFERENCES runs(run_id),
+        holder      TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        expires_ms  INTEGER NOT NULL
+    );
+
+    ALTER TABLE runs ADD COLUMN cancel_requested_at TEXT;
+    "#,
 ];
 
 /// Schema version this build writes.

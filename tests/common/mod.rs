@@ -123,6 +123,8 @@ impl Fixture {
             file_share: self.emulator.file_share(),
             store: self.store.clone(),
             progress: Arc::new(NoProgress),
+            cancel: tokio_util::sync::CancellationToken::new(),
+            lease_holder: None,
         }
     }
 
@@ -221,6 +223,12 @@ pub fn workflow(source_production: i64, destination_set: i64) -> Workflow {
             overwrite: Overwrite::Append,
             file_share: None,
             wait_seconds: 60,
+        },
+        retry: prodsync::retry::RetryPolicy {
+            max_attempts: 4,
+            base_delay_ms: 10,
+            max_delay_ms: 50,
+            max_total_seconds: 30,
         },
     }
 }

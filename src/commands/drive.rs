@@ -1,0 +1,108 @@
+//! What `run` and `resume` share: driving a session under its lease with
+//! Ctrl-C and SIGTERM wired to a stop at the next safe point, and the
+//! summary printed at the end.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use prodsync::engine::Resumed;
+use prodsync::machine::SyncState;
+use prodsync::session::{Drive, Session};
+
+/// Exit code of a run that stopped on a stop request.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Drives the session to its end and prints the summary; returns the exit
+/// code: 0 for `Done`, 130 for an interrupted run, 1 for a failed one.
+pub async fn drive(
+    session: Session,
+    mode: Drive,
+    run_id: &str,
+    db: &Path,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let stopper = tokio::spawn(stop_on_signal(session.cancel_token()));
+    let result = session.drive(mode).await;
+    stopper.abort();
+    if let Some(emulator) = session.emulator {
+        emulator.shutdown().await;
+    }
+    let resumed = result.with_context(|| format!("run {run_id} stopped"))?;
+
+    let end = match resumed {
+        Resumed::AlreadyDone(end) => {
+            println!("run {run_id} is already Done; nothing to resume");
+            return Ok(exit_code(&end));
+        }
+        Resumed::Finished(end) => end,
+    };
+    print_summary(run_id, &end, started, db);
+    Ok(exit_code(&end))
+}
+
+fn exit_code(end: &SyncState) -> ExitCode {
+    match end {
+        SyncState::Done(_) => ExitCode::SUCCESS,
+        SyncState::Failed(failed) if failed.message.starts_with("interrupted") => {
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Cancels the run on Ctrl-C or SIGTERM.
+async fn stop_on_signal(token: tokio_util::sync::CancellationToken) {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("stop requested: stopping at the next safe point");
+    token.cancel();
+}
+
+fn print_summary(run_id: &str, end: &SyncState, started: Instant, db: &Path) {
+    let seconds = started.elapsed().as_secs_f64();
+    match end {
+        SyncState::Done(done) => {
+            println!("run {run_id} Done in {seconds:.1} s");
+            println!("  documents: {}", done.documents);
+            println!("  pages:     {}", done.pages);
+            println!(
+                "  bates:     {} .. {}",
+                done.first_bates.as_deref().unwrap_or("-"),
+                done.last_bates.as_deref().unwrap_or("-")
+            );
+            println!(
+                "  into:      production set {} in workspace {}",
+                done.destination.production_set, done.destination.workspace
+            );
+        }
+        SyncState::Failed(failed) => {
+            println!(
+                "run {run_id} Failed in {seconds:.1} s at step {}",
+                failed.step
+            );
+            println!("  error:     {}", failed.message);
+            println!(
+                "  resume:    prodsync --db {} resume {run_id}",
+                db.display()
+            );
+        }
+        other => println!("run {run_id} stopped in state {}", other.name()),
+    }
+    println!("  database:  {}", db.display());
+    println!(
+        "  history:   prodsync --db {} history {run_id}",
+        db.display()
+    );
+}

@@ -1,0 +1,35 @@
+//! `prodsync resume RUN_ID`: continue a stopped run from its last recorded
+//! transition. A `Done` run is left as it is.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use prodsync::machine::SyncState;
+use prodsync::session::{self, Drive};
+
+use super::progress::Bar;
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Run ID, as printed by `prodsync run` or listed by `prodsync runs`.
+    pub run_id: String,
+}
+
+pub async fn run(db: &Path, lease_ttl: Duration, args: ResumeArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(db)?;
+    let record = store.run(&args.run_id)?;
+    if matches!(record.state, SyncState::Done(_)) {
+        println!("run {} is already Done; nothing to resume", args.run_id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("run {} resumed from {}", args.run_id, record.state.name());
+
+    let session = session::open(store.clone(), &args.run_id, Arc::new(Bar::new()), lease_ttl)
+        .await
+        .with_context(|| format!("cannot open run {}", args.run_id))?;
+    super::drive::drive(session, Drive::Resume, &args.run_id, db).await
+}
