@@ -56,6 +56,9 @@ enum Command {
     /// Show a run's recorded transitions in order.
     History(commands::history::HistoryArgs),
 
+    /// Read and check a load-file volume (Opticon, DAT and images).
+    CheckVolume(commands::check_volume::CheckVolumeArgs),
+
     /// Serve, seed and inspect the Relativity emulator.
     #[command(subcommand)]
     Emulator(prodsync::emulator::cli::EmulatorCommand),
@@ -74,6 +77,7 @@ async fn main() -> ExitCode {
         Command::Runs(args) => commands::runs::run(&cli.db, args),
         Command::Status(args) => commands::status::run(&cli.db, args),
         Command::History(args) => commands::history::run(&cli.db, args),
+        Command::CheckVolume(args) => commands::check_volume::run(args),
         Command::Emulator(command) => prodsync::emulator::cli::run(command)
             .await
             .map(|()| ExitCode::SUCCESS),

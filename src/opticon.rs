@@ -80,6 +80,12 @@ pub fn read_file(path: &Path) -> Result<Vec<OpticonPage>, OpticonError> {
 
 /// Parses Opticon text; `path` only names the file in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<OpticonPage>, OpticonError> {
+    parse_lines(text, path).into_iter().collect()
+}
+
+/// Parses Opticon text line by line and goes on after a bad line, so that a
+/// checker can report every one. Blank lines are skipped.
+pub fn parse_lines(text: &str, path: &Path) -> Vec<Result<OpticonPage, OpticonError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut pages = Vec::new();
     for (index, raw) in text.split('\n').enumerate() {
@@ -87,9 +93,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<OpticonPage>, OpticonError> 
         if line.trim().is_empty() {
             continue;
         }
-        pages.push(parse_line(line, index + 1, path)?);
+        pages.push(parse_line(line, index + 1, path));
     }
-    Ok(pages)
+    pages
 }
 
 fn parse_line(line: &str, number: usize, path: &Path) -> Result<OpticonPage, OpticonError> {
@@ -137,7 +143,23 @@ pub fn group_documents(
     pages: Vec<OpticonPage>,
     path: &Path,
 ) -> Result<Vec<OpticonDocument>, OpticonError> {
+    let (documents, orphans) = group_documents_lenient(pages);
+    match orphans.first() {
+        Some(page) => Err(OpticonError::NoFirstBreak {
+            path: path.to_path_buf(),
+            line: page.line,
+        }),
+        None => Ok(documents),
+    }
+}
+
+/// Groups pages into documents like [`group_documents`], but returns the
+/// pages before the first document break apart instead of failing.
+pub fn group_documents_lenient(
+    pages: Vec<OpticonPage>,
+) -> (Vec<OpticonDocument>, Vec<OpticonPage>) {
     let mut documents: Vec<OpticonDocument> = Vec::new();
+    let mut orphans = Vec::new();
     for page in pages {
         if page.document_break {
             documents.push(OpticonDocument { pages: vec![page] });
@@ -145,15 +167,10 @@ pub fn group_documents(
         }
         match documents.last_mut() {
             Some(document) => document.pages.push(page),
-            None => {
-                return Err(OpticonError::NoFirstBreak {
-                    path: path.to_path_buf(),
-                    line: page.line,
-                })
-            }
+            None => orphans.push(page),
         }
     }
-    Ok(documents)
+    (documents, orphans)
 }
 
 /// Resolves an image path of an Opticon file against the file's folder:
@@ -266,6 +283,41 @@ mod tests {
             error.to_string(),
             "x.opt:1: the first page line has no document break `Y`"
         );
+    }
+
+    #[test]
+    fn parse_lines_goes_on_after_bad_line() {
+        let results = parse_lines("A,B\nA1,V,a,Y,,,1\n", Path::new("x.opt"));
+        assert_eq!(results.len(), 2);
+        assert!(results[0].is_err());
+        assert_eq!(results[1].as_ref().unwrap().key, "A1");
+    }
+
+    #[test]
+    fn group_documents_lenient_returns_orphans() {
+        let pages = parse("A0,V,z,,,,\nA1,V,a,Y,,,1\n", Path::new("x.opt")).unwrap();
+        let (documents, orphans) = group_documents_lenient(pages);
+        assert_eq!(documents.len(), 1);
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(orphans[0].line, 1);
+    }
+
+    #[test]
+    fn multi_page_tiff_on_several_lines() {
+        let text = "K1,V,IMG\\m.tif,Y,,,2\r\nK2,V,IMG\\m.tif,,,,\r\n";
+        let documents =
+            group_documents(parse(text, Path::new("x.opt")).unwrap(), Path::new("x.opt")).unwrap();
+        assert_eq!(
+            documents[0].pages[0].image_path,
+            documents[0].pages[1].image_path
+        );
+        assert_eq!(documents[0].pages[1].key, "K2");
+    }
+
+    #[test]
+    fn resolve_image_path_without_dot_prefix() {
+        let resolved = resolve_image_path(Path::new("/vol"), "IMAGES\\001\\a.tif");
+        assert_eq!(resolved, PathBuf::from("/vol/IMAGES/001/a.tif"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod drive;
+pub mod check_volume;
 pub mod history;
 pub mod progress;
 pub mod resume;
