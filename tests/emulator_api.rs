@@ -1263,7 +1263,7 @@ fn seed_opticon_01_keeps_keys_and_bytes() -> Result<()> {
         return Ok(());
     };
     let (_dir, pages) = seed_sample(&volume, "Opticon_01.opt")?;
-    let suffixes = ["_REV", "_0001_REV", "_0002_REV", "_0003_REV", "_0004_REV"];
+    let suffixes = ["_0001_REV", "_0002_REV", "_0003_REV", "_0004_REV", "_REV"];
 
     for (page, suffix) in pages.iter().zip(suffixes) {
         assert_eq!(page.bates, format!("SYM-00011001{suffix}"));
@@ -1283,7 +1283,7 @@ fn seed_opticon_02_uses_keys_not_file_names() -> Result<()> {
         return Ok(());
     };
     let (_dir, pages) = seed_sample(&volume, "opticon_02.opt")?;
-    let suffixes = ["_REV", "_0001_REV", "_0002_REV", "_0003_REV", "_0004_REV"];
+    let suffixes = ["_0001_REV", "_0002_REV", "_0003_REV", "_0004_REV", "_REV"];
 
     for (page, suffix) in pages.iter().zip(suffixes) {
         assert_eq!(page.bates, format!("PROD-00011001{suffix}"));

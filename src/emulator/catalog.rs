@@ -338,10 +338,8 @@ pub fn insert_document(
     Ok(document)
 }
 
-/// Lists every page of a production in production order: documents by
-/// their first page's Bates number, then pages in document order. This is
-/// Bates order for consecutive numbers; suffix-style keys (`X_REV` before
-/// `X_0001_REV`) keep their document's page order.
+/// Lists every page of a production ordered by Bates number as text, so
+/// suffix-style keys sort `X_0001_REV` before `X_REV`.
 pub fn list_pages(
     connection: &Connection,
     workspace: i64,
@@ -352,7 +350,7 @@ pub fn list_pages(
         "SELECT p.bates, d.control_number, p.page_number, p.sha256, p.size, p.location
          FROM pages p JOIN documents d ON d.artifact_id = p.document
          WHERE p.workspace = ?1 AND p.production = ?2
-         ORDER BY d.first_bates, d.artifact_id, p.page_number",
+         ORDER BY p.bates",
     )?;
     let rows = statement.query_map((workspace, production), |row| {
         Ok(ProducedPage {

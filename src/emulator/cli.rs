@@ -327,8 +327,15 @@ fn print_summary(summary: &SeedSummary) {
     );
 }
 
+/// Prints pages to stdout; a reader that stops early (`| head`) is no error.
 fn print_pages(pages: &[ProducedPage], as_json: bool) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    match write_pages(&mut std::io::stdout().lock(), pages, as_json) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => Ok(result?),
+    }
+}
+
+fn write_pages(out: &mut impl Write, pages: &[ProducedPage], as_json: bool) -> std::io::Result<()> {
     if as_json {
         let rows: Vec<_> = pages
             .iter()
@@ -343,9 +350,8 @@ fn print_pages(pages: &[ProducedPage], as_json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
-        return Ok(());
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        return writeln!(out);
     }
     for page in pages {
         writeln!(

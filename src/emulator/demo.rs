@@ -91,7 +91,8 @@ impl DemoGenerator {
         self.rng.gen_range(1..=self.spec.max_pages)
     }
 
-    /// Renders the next page as a Deflate-compressed grayscale TIFF.
+    /// Renders the next page as a grayscale TIFF, Deflate-compressed unless
+    /// it is tiny.
     pub fn next_page(&mut self, bates: &str) -> Result<Vec<u8>, EmulatorError> {
         self.paint_page();
         encode_tiff(
@@ -121,6 +122,10 @@ impl DemoGenerator {
     }
 }
 
+/// Largest page, in pixels, written without compression: for tiny pages
+/// setting up Deflate costs more than it saves.
+const UNCOMPRESSED_MAX_PIXELS: usize = 4_096;
+
 fn encode_tiff(
     pixels: &[u8],
     width: u32,
@@ -134,15 +139,24 @@ fn encode_tiff(
 
     let mut bytes = Cursor::new(Vec::new());
     let mut encoder = TiffEncoder::new(&mut bytes).map_err(failed)?;
-    let compression = Deflate::with_level(DeflateLevel::Fast);
-    let mut image = encoder
-        .new_image_with_compression::<Gray8, _>(width, height, compression)
-        .map_err(failed)?;
-    image
-        .encoder()
-        .write_tag(Tag::ImageDescription, bates)
-        .map_err(failed)?;
-    image.write_data(pixels).map_err(failed)?;
+    if pixels.len() <= UNCOMPRESSED_MAX_PIXELS {
+        let mut image = encoder.new_image::<Gray8>(width, height).map_err(failed)?;
+        image
+            .encoder()
+            .write_tag(Tag::ImageDescription, bates)
+            .map_err(failed)?;
+        image.write_data(pixels).map_err(failed)?;
+    } else {
+        let compression = Deflate::with_level(DeflateLevel::Fast);
+        let mut image = encoder
+            .new_image_with_compression::<Gray8, _>(width, height, compression)
+            .map_err(failed)?;
+        image
+            .encoder()
+            .write_tag(Tag::ImageDescription, bates)
+            .map_err(failed)?;
+        image.write_data(pixels).map_err(failed)?;
+    }
 
     Ok(bytes.into_inner())
 }
@@ -153,8 +167,8 @@ mod tests {
 
     fn small_spec() -> DemoSpec {
         DemoSpec {
-            page_width: 40,
-            page_height: 60,
+            page_width: 100,
+            page_height: 120,
             ..DemoSpec::default()
         }
     }
@@ -164,7 +178,19 @@ mod tests {
         let mut generator = DemoGenerator::new(&small_spec());
         let bytes = generator.next_page("DEMO0000001").unwrap();
         let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).unwrap();
-        assert_eq!(decoder.dimensions().unwrap(), (40, 60));
+        assert_eq!(decoder.dimensions().unwrap(), (100, 120));
+    }
+
+    #[test]
+    fn tiny_page_is_a_readable_tiff() {
+        let spec = DemoSpec {
+            page_width: 4,
+            page_height: 4,
+            ..DemoSpec::default()
+        };
+        let bytes = DemoGenerator::new(&spec).next_page("DEMO0000001").unwrap();
+        let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).unwrap();
+        assert_eq!(decoder.dimensions().unwrap(), (4, 4));
     }
 
     #[test]

@@ -217,8 +217,7 @@ impl Emulator {
         catalog::insert_saved_search(&self.db().lock(), workspace, search, production)
     }
 
-    /// Lists every page of the production, ordered by Bates number: documents
-    /// by their first page's Bates number, then pages in document order.
+    /// Lists every page of the production, ordered by Bates number as text.
     pub fn list_production(
         &self,
         workspace: i64,
