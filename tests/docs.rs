@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use pretty_assertions::assert_eq;
-use prodsync::machine::{StateName, TRANSITIONS};
+use prodsync::machine::{StateName, StepName, RESUME_TARGETS, TRANSITIONS};
 
 fn page() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/state-machine.md");
@@ -60,6 +60,13 @@ fn state_machine_diagram_matches_table() {
             transition.from.to_string(),
             transition.step.to_string(),
             StateName::Failed.to_string(),
+        ));
+    }
+    for target in RESUME_TARGETS {
+        expected.insert((
+            StateName::Failed.to_string(),
+            StepName::Resume.to_string(),
+            target.to_string(),
         ));
     }
     assert_eq!(arrows, expected);

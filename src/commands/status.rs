@@ -29,6 +29,12 @@ struct Status {
     batches_total: Option<u64>,
     created_at: String,
     updated_at: String,
+    /// Lease holder while a process drives the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driven_by: Option<String>,
+    /// The most recent retried error, if any step was retried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_retried_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_step: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +50,19 @@ pub fn run(db: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
         SyncState::Failed(failed) => (Some(failed.step.to_string()), Some(failed.message.clone())),
         _ => (None, None),
     };
+    let driven_by = store
+        .lease(&args.run_id)?
+        .filter(|lease| lease.is_live())
+        .map(|lease| lease.holder);
+    let last_retried_error = store.attempts(&args.run_id)?.pop().map(|attempt| {
+        format!(
+            "{} attempt {}: {}",
+            attempt.step, attempt.attempt, attempt.error
+        )
+    });
     let status = Status {
+        driven_by,
+        last_retried_error,
         run_id: record.run_id.clone(),
         workflow: record.workflow_name.clone(),
         state: record.state.name().to_string(),
@@ -89,6 +107,12 @@ fn print_text(status: &Status) {
     println!("pages:     {}", status.pages);
     println!("created:   {}", status.created_at);
     println!("updated:   {}", status.updated_at);
+    if let Some(holder) = &status.driven_by {
+        println!("driven by: {holder}");
+    }
+    if let Some(error) = &status.last_retried_error {
+        println!("retried:   {error}");
+    }
     if let (Some(step), Some(error)) = (&status.failed_step, &status.error) {
         println!("failed at: {step}");
         println!("error:     {error}");
