@@ -4,6 +4,7 @@
 
 mod commands;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,7 +26,12 @@ struct Cli {
 
     /// Seconds a run's lease lasts without renewal; a killed process's run
     /// can be resumed by another process after this long.
-    #[arg(long, global = true, env = "PRODSYNC_LEASE_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "PRODSYNC_LEASE_SECONDS",
+        default_value_t = 30
+    )]
     lease_seconds: u64,
 
     /// Log filter, for example `info` or `prodsync=debug` (logs go to stderr).
@@ -97,5 +103,6 @@ fn init_logging(filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

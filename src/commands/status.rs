@@ -52,7 +52,7 @@ pub fn run(db: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
     };
     let driven_by = store
         .lease(&args.run_id)?
-        .filter(|lease| lease.is_live())
+        .filter(|lease| lease.is_live() && !prodsync::session::is_stale_holder(&lease.holder))
         .map(|lease| lease.holder);
     let last_retried_error = store.attempts(&args.run_id)?.pop().map(|attempt| {
         format!(
