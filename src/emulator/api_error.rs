@@ -75,6 +75,18 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message, SERVICE)
     }
 
+    /// An injected fault's answer, with the ErrorType that suits `status`.
+    pub fn injected(status: StatusCode, message: String) -> Self {
+        let error_type = match status {
+            StatusCode::BAD_REQUEST => VALIDATION,
+            StatusCode::UNAUTHORIZED => NOT_AUTHORIZED,
+            StatusCode::FORBIDDEN => PERMISSION_DENIED,
+            StatusCode::NOT_FOUND => NOT_FOUND,
+            _ => SERVICE,
+        };
+        Self::new(status, message, error_type)
+    }
+
     fn new(status: StatusCode, message: impl Into<String>, error_type: &'static str) -> Self {
         Self {
             status,

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
+use super::fault_cli::{self, FaultCommand};
 use super::{DemoSpec, Emulator, Grant, ProducedPage, SeedSummary};
 
 /// Default port of `prodsync emulator serve`.
@@ -18,6 +19,11 @@ pub const DEFAULT_PORT: u16 = 8650;
 #[derive(Debug, Subcommand)]
 pub enum EmulatorCommand {
     /// Serve the emulated REST services on 127.0.0.1 until Ctrl-C.
+    ///
+    /// The first line on stdout is `emulator listening on http://ADDR`, also
+    /// with --port 0. The faults of `emulator fault` and of the
+    /// PRODSYNC_EMULATOR_FAULTS variable (a JSON array of fault specs, see
+    /// docs/relativity-api.md) apply to the requests served.
     Serve {
         #[command(flatten)]
         data: DataDir,
@@ -109,6 +115,12 @@ pub enum EmulatorCommand {
         target: Target,
         #[arg(long)]
         name: String,
+    },
+    /// Inject faults: make matching requests fail, wait, lose their
+    /// connection or abort the serving process.
+    Fault {
+        #[command(subcommand)]
+        command: FaultCommand,
     },
     /// List the pages of a production: Bates, control number, page, SHA-256, size.
     ListProduction {
@@ -243,6 +255,7 @@ pub async fn run(command: EmulatorCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        EmulatorCommand::Fault { command } => fault_cli::run(command),
         EmulatorCommand::ListProduction { target, json } => {
             let pages = open(&target.data)?.list_production(target.workspace, target.production)?;
             print_pages(&pages, json)
@@ -251,12 +264,19 @@ pub async fn run(command: EmulatorCommand) -> anyhow::Result<()> {
 }
 
 fn open(data: &DataDir) -> anyhow::Result<Emulator> {
-    Emulator::open(&data.data).with_context(|| {
-        format!(
-            "cannot open emulator data directory {}",
-            data.data.display()
-        )
-    })
+    data.open()
+}
+
+impl DataDir {
+    /// Opens the emulator of this data directory.
+    pub(super) fn open(&self) -> anyhow::Result<Emulator> {
+        Emulator::open(&self.data).with_context(|| {
+            format!(
+                "cannot open emulator data directory {}",
+                self.data.display()
+            )
+        })
+    }
 }
 
 async fn serve(data: &DataDir, port: u16) -> anyhow::Result<()> {

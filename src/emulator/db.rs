@@ -14,8 +14,9 @@ use rusqlite::Connection;
 
 use super::EmulatorError;
 
-/// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version this build writes and reads: 1 plus one per entry of
+/// [`MIGRATIONS`].
+pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
 /// Production statuses that Relativity's Production Manager reports.
 pub const PRODUCTION_STATUSES: &[&str] = &[
@@ -45,6 +46,7 @@ const FIRST_DOCUMENT_ID: i64 = 1_100_001;
 /// First artifact ID given to production data sources.
 const FIRST_DATA_SOURCE_ID: i64 = 1_090_001;
 
+/// Schema of version 1; [`MIGRATIONS`] bring it up to [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
 CREATE TABLE users (
     name TEXT PRIMARY KEY,
@@ -166,6 +168,22 @@ CREATE TABLE item_errors (
 CREATE INDEX item_errors_by_source ON item_errors (source_seq, line_number);
 ";
 
+/// Forward migrations: entry `i` turns version `i + 1` into `i + 2`.
+const MIGRATIONS: &[&str] = &[
+    // 2: injected faults, and the server that claimed a data source so that
+    // two servers on one data folder never import the same source.
+    "
+CREATE TABLE faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    spec TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    matched INTEGER NOT NULL DEFAULT 0,
+    fired INTEGER NOT NULL DEFAULT 0
+);
+ALTER TABLE import_sources ADD COLUMN claimed_by TEXT;
+",
+];
+
 /// The shared connection to `emulator.db`.
 #[derive(Debug)]
 pub struct Db {
@@ -197,7 +215,8 @@ impl Db {
     }
 }
 
-/// Creates the schema on an empty file; rejects a file from a newer build.
+/// Creates the schema on an empty file or migrates an older one forward, in
+/// one transaction; rejects a file from a newer build.
 fn migrate(connection: &Connection, path: &Path) -> Result<(), EmulatorError> {
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
@@ -212,14 +231,32 @@ fn migrate(connection: &Connection, path: &Path) -> Result<(), EmulatorError> {
     }
 
     connection.execute_batch("BEGIN IMMEDIATE")?;
-    let created = create_schema(connection);
-    let end = if created.is_ok() {
+    let upgraded = upgrade(connection);
+    let end = if upgraded.is_ok() {
         "COMMIT"
     } else {
         "ROLLBACK"
     };
     connection.execute_batch(end)?;
-    created
+    upgraded
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`]; reads the version again inside
+/// the transaction in case another process migrated the file meanwhile.
+fn upgrade(connection: &Connection) -> Result<(), EmulatorError> {
+    let mut version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version == 0 {
+        create_schema(connection)?;
+        version = 1;
+    }
+    for migration in &MIGRATIONS[(version - 1) as usize..] {
+        connection.execute_batch(migration)?;
+    }
+    connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
 }
 
 fn create_schema(connection: &Connection) -> Result<(), EmulatorError> {
@@ -228,7 +265,6 @@ fn create_schema(connection: &Connection) -> Result<(), EmulatorError> {
         "INSERT INTO sqlite_sequence (name, seq) VALUES ('documents', ?1), ('production_data_sources', ?2)",
         (FIRST_DOCUMENT_ID - 1, FIRST_DATA_SOURCE_ID - 1),
     )?;
-    connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
 
@@ -262,6 +298,33 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM workspaces", [], |row| row.get(0))
             .unwrap();
         assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn open_migrates_version_1_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.db");
+        let old = Connection::open(&path).unwrap();
+        create_schema(&old).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute("INSERT INTO workspaces VALUES (1, 'a')", [])
+            .unwrap();
+        drop(old);
+
+        let db = Db::open(&path).unwrap();
+        let connection = db.lock();
+        let version: i64 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let faults: i64 = connection
+            .query_row("SELECT COUNT(*) FROM faults", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(faults, 0);
+        let workspaces: i64 = connection
+            .query_row("SELECT COUNT(*) FROM workspaces", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(workspaces, 1);
     }
 
     #[test]

@@ -85,6 +85,15 @@ pub enum EmulatorError {
     #[error("cannot encode demo page {bates}: {message}")]
     Tiff { bates: String, message: String },
 
+    #[error("fault for path {path:?} is invalid: {reason}")]
+    InvalidFault { path: String, reason: String },
+
+    #[error("{variable} is not a JSON array of fault specs: {reason}; fix or unset it")]
+    InvalidFaultEnv {
+        variable: &'static str,
+        reason: String,
+    },
+
     #[error("cannot listen on {addr}: {source}; choose another port")]
     Bind {
         addr: SocketAddr,

@@ -5,7 +5,7 @@
 //! Completed, CompletedWithItemErrors, Failed or Canceled. Sources are
 //! imported in `seq` order, the order they were added.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::EmulatorError;
 use crate::relativity::wire::{DataSourceSettings, ItemError, ItemErrorDetail};
@@ -102,6 +102,21 @@ pub fn set_job_state(
         (workspace, job_id, state),
     )?;
     Ok(())
+}
+
+/// Moves a job in progress to a final state; returns false if it was no
+/// longer in progress, because another server finished it first.
+pub fn finish_job_state(
+    connection: &Connection,
+    workspace: i64,
+    job_id: &str,
+    state: &str,
+) -> Result<bool, EmulatorError> {
+    let changed = connection.execute(
+        "UPDATE import_jobs SET state = ?3 WHERE workspace = ?1 AND job_id = ?2 AND state = 'InProgress'",
+        (workspace, job_id, state),
+    )?;
+    Ok(changed == 1)
 }
 
 /// Records the destination production and moves the job to Configured.
@@ -205,30 +220,74 @@ pub fn find_source(
         .optional()?)
 }
 
-/// Returns the first source, in the order added, that waits for import or
-/// whose import was interrupted, among jobs in progress.
-pub fn next_pending_source(connection: &Connection) -> Result<Option<SourceRow>, EmulatorError> {
+/// Claims the first source, in the order added, that waits for import or
+/// whose import was left unfinished by a server that no longer runs, among
+/// jobs in progress. `is_alive` tells whether an owner ID's server runs.
+///
+/// The choice and the conditional UPDATE run in one IMMEDIATE transaction,
+/// so of two servers on one data folder only one claims a given source.
+pub fn claim_next_source(
+    connection: &mut Connection,
+    owner: &str,
+    is_alive: impl Fn(&str) -> bool,
+) -> Result<Option<SourceRow>, EmulatorError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut claimed = None;
+    for (source, claimed_by) in pending_sources(&transaction)? {
+        let free = match (source.state.as_str(), claimed_by.as_deref()) {
+            ("Scheduled", _) | (_, None) => true,
+            (_, Some(other)) => other == owner || !is_alive(other),
+        };
+        if free && claim(&transaction, &source, claimed_by.as_deref(), owner)? {
+            if source.state == "Inserting" {
+                tracing::warn!(
+                    source_id = source.source_id,
+                    previous_owner = claimed_by.as_deref().unwrap_or("none"),
+                    "importing data source again after an unfinished import"
+                );
+            }
+            claimed = Some(SourceRow {
+                state: "Inserting".to_string(),
+                ..source
+            });
+            break;
+        }
+    }
+    transaction.commit()?;
+    Ok(claimed)
+}
+
+/// Sources in state Scheduled or Inserting of jobs in progress, in the
+/// order added, with the owner ID of their claim.
+fn pending_sources(
+    connection: &Connection,
+) -> Result<Vec<(SourceRow, Option<String>)>, EmulatorError> {
     let sql = format!(
-        "SELECT {SOURCE_COLUMNS} FROM import_sources s
+        "SELECT {SOURCE_COLUMNS}, claimed_by FROM import_sources s
          WHERE s.state IN ('Scheduled', 'Inserting')
            AND EXISTS (SELECT 1 FROM import_jobs j
                        WHERE j.workspace = s.workspace AND j.job_id = s.job_id AND j.state = 'InProgress')
-         ORDER BY s.seq LIMIT 1"
+         ORDER BY s.seq"
     );
-    Ok(connection.query_row(&sql, [], source_from_row).optional()?)
+    let mut statement = connection.prepare(&sql)?;
+    let rows = statement.query_map([], |row| Ok((source_from_row(row)?, row.get(10)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Sets a source's state.
-pub fn set_source_state(
+/// Moves a source to Inserting under `owner` unless its state or claim
+/// changed since it was read; returns whether it did.
+fn claim(
     connection: &Connection,
-    seq: i64,
-    state: &str,
-) -> Result<(), EmulatorError> {
-    connection.execute(
-        "UPDATE import_sources SET state = ?2 WHERE seq = ?1",
-        (seq, state),
+    source: &SourceRow,
+    claimed_by: Option<&str>,
+    owner: &str,
+) -> Result<bool, EmulatorError> {
+    let changed = connection.execute(
+        "UPDATE import_sources SET state = 'Inserting', claimed_by = ?4
+         WHERE seq = ?1 AND state = ?2 AND claimed_by IS ?3",
+        (source.seq, &source.state, claimed_by, owner),
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// Records the outcome of a source's import.
@@ -337,4 +396,77 @@ pub fn jobs_ready_to_finish(connection: &Connection) -> Result<Vec<(JobRow, bool
         }
     }
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::db::Db;
+
+    fn job_with_sources(connection: &Connection, sources: &[&str]) {
+        let job = JobRow {
+            workspace: 1,
+            job_id: "job".into(),
+            application_name: "test".into(),
+            correlation_id: "test".into(),
+            state: "InProgress".into(),
+            production: Some(2),
+            end_requested: false,
+        };
+        insert_job(connection, &job).unwrap();
+        for source_id in sources {
+            let source = SourceRow {
+                seq: 0,
+                workspace: 1,
+                job_id: "job".into(),
+                source_id: source_id.to_string(),
+                settings: DataSourceSettings {
+                    path: format!("{source_id}.opt"),
+                    kind: 1,
+                    end_of_line: 0,
+                    start_line: 0,
+                },
+                state: "Scheduled".into(),
+                page_count: 0,
+            };
+            insert_source(connection, &source).unwrap();
+        }
+    }
+
+    fn claimed(source: Option<SourceRow>) -> Option<String> {
+        source.map(|source| source.source_id)
+    }
+
+    #[test]
+    fn claim_gives_each_source_to_one_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.db");
+        let first = Db::open(&path).unwrap();
+        let second = Db::open(&path).unwrap();
+        job_with_sources(&first.lock(), &["a", "b"]);
+        let alive = |_: &str| true;
+
+        let by_first = claim_next_source(&mut first.lock(), "first", alive).unwrap();
+        let by_second = claim_next_source(&mut second.lock(), "second", alive).unwrap();
+        let by_third = claim_next_source(&mut second.lock(), "third", alive).unwrap();
+
+        assert_eq!(claimed(by_first), Some("a".to_string()));
+        assert_eq!(claimed(by_second), Some("b".to_string()));
+        assert_eq!(claimed(by_third), None);
+    }
+
+    #[test]
+    fn claim_takes_over_source_of_stopped_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("e.db")).unwrap();
+        job_with_sources(&db.lock(), &["a"]);
+        claim_next_source(&mut db.lock(), "stopped", |_| true).unwrap();
+
+        let while_alive = claim_next_source(&mut db.lock(), "other", |_| true).unwrap();
+        let after_stop =
+            claim_next_source(&mut db.lock(), "other", |owner| owner != "stopped").unwrap();
+
+        assert_eq!(claimed(while_alive), None);
+        assert_eq!(claimed(after_stop), Some("a".to_string()));
+    }
 }

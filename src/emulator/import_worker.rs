@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::catalog::{self, NewPage};
+use super::claims::ClaimOwner;
 use super::import_jobs::{self, JobCounts, JobRow, SourceRow};
 use super::share_files::{image_extension, CopyError, PageFolder, WrittenFile};
 use super::{Emulator, EmulatorError};
@@ -29,21 +30,25 @@ const OPTICON_UNREADABLE: &str = "S.OPT.READ.3501";
 const SOURCE_STORE_FAILED: &str = "S.RUN.DB.3502";
 
 /// Runs until `stopped` turns true, finishing the source in progress first.
-pub async fn run(emulator: Emulator, mut stopped: watch::Receiver<bool>) {
-    tracing::info!("import worker started");
+/// Claims sources as `owner`, which is released when the worker stops.
+pub async fn run(emulator: Emulator, mut stopped: watch::Receiver<bool>, owner: ClaimOwner) {
+    let owner = std::sync::Arc::new(owner);
+    tracing::info!(owner = owner.id(), "import worker started");
     while !*stopped.borrow() {
         let worker = emulator.clone();
-        let worked = match tokio::task::spawn_blocking(move || process_next(&worker)).await {
-            Ok(Ok(worked)) => worked,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "import worker step failed");
-                false
-            }
-            Err(error) => {
-                tracing::error!(%error, "import worker task failed");
-                false
-            }
-        };
+        let claimer = owner.clone();
+        let worked =
+            match tokio::task::spawn_blocking(move || process_next(&worker, &claimer)).await {
+                Ok(Ok(worked)) => worked,
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "import worker step failed");
+                    false
+                }
+                Err(error) => {
+                    tracing::error!(%error, "import worker task failed");
+                    false
+                }
+            };
         if worked {
             continue;
         }
@@ -58,9 +63,10 @@ pub async fn run(emulator: Emulator, mut stopped: watch::Receiver<bool>) {
 
 /// Imports the next pending source, if any, and finishes ready jobs.
 /// Returns whether a source was imported.
-fn process_next(emulator: &Emulator) -> Result<bool, EmulatorError> {
+fn process_next(emulator: &Emulator, owner: &ClaimOwner) -> Result<bool, EmulatorError> {
     finish_ready_jobs(emulator)?;
-    let next = import_jobs::next_pending_source(&emulator.db().lock())?;
+    let is_alive = |other: &str| owner.is_alive(emulator.data_dir(), other);
+    let next = import_jobs::claim_next_source(&mut emulator.db().lock(), owner.id(), is_alive)?;
     let Some(source) = next else {
         return Ok(false);
     };
@@ -71,11 +77,7 @@ fn process_next(emulator: &Emulator) -> Result<bool, EmulatorError> {
 }
 
 fn import_source(emulator: &Emulator, source: &SourceRow) -> Result<(), EmulatorError> {
-    let job = {
-        let connection = emulator.db().lock();
-        import_jobs::set_source_state(&connection, source.seq, "Inserting")?;
-        import_jobs::find_job(&connection, source.workspace, &source.job_id)?
-    };
+    let job = import_jobs::find_job(&emulator.db().lock(), source.workspace, &source.job_id)?;
     let Some(production) = job.as_ref().and_then(|job| job.production) else {
         return fail_source(
             emulator,
@@ -205,6 +207,9 @@ impl<'a> Batch<'a> {
 
     fn add_page(&mut self, page: &OpticonPage) -> Result<Option<NewPage>, EmulatorError> {
         let line = page.line as i64;
+        // NOTE: two servers on one data folder import different sources at
+        // once, so a Bates number in both sources passes this check twice;
+        // the second store then fails on the primary key and the source fails.
         let duplicate = {
             let connection = self.emulator.db().lock();
             catalog::bates_exists(
@@ -357,7 +362,9 @@ fn finish_job(
     } else {
         ("Completed", "Produced", "")
     };
-    import_jobs::set_job_state(connection, job.workspace, &job.job_id, state)?;
+    if !import_jobs::finish_job_state(connection, job.workspace, &job.job_id, state)? {
+        return Ok(());
+    }
     if let Some(production) = job.production {
         catalog::finish_import(connection, job.workspace, production, status, error)?;
     }

@@ -9,20 +9,29 @@
 //!
 //! Code map: one module per emulated service (`auth`, `productions`,
 //! `permissions`, `object_manager`, `search`, `import_service` with its
-//! `import_worker`), the SQLite schema in `db` and its queries in
-//! `accounts`, `catalog`, `export_runs` and `import_jobs`, seeding in
-//! `seed`, `demo` and `dat`, and the `emulator` subcommands in `cli`.
+//! `import_worker` and the source `claims` that keep two servers on one
+//! data folder apart), the SQLite schema in `db` and its queries in
+//! `accounts`, `catalog`, `export_runs`, `import_jobs` and `fault_store`,
+//! seeding in `seed`, `demo` and `dat`, fault injection in `faults` (the
+//! spec), `fault_layer` (the middleware) and `connection` (aborting a TCP
+//! connection), and the `emulator` subcommands in `cli` and `fault_cli`.
 
 mod accounts;
 mod api_error;
 mod auth;
 mod catalog;
+mod claims;
 pub mod cli;
+mod connection;
 mod dat;
 mod db;
 mod demo;
 mod error;
 mod export_runs;
+mod fault_cli;
+mod fault_layer;
+mod fault_store;
+mod faults;
 mod import_jobs;
 mod import_service;
 mod import_worker;
@@ -42,6 +51,7 @@ pub use accounts::Grant;
 pub use catalog::ProducedPage;
 pub use demo::DemoSpec;
 pub use error::EmulatorError;
+pub use faults::{FaultRecord, FaultSpec, FAULTS_ENV};
 pub use seed::SeedSummary;
 pub use server::RunningEmulator;
 
@@ -67,6 +77,7 @@ struct Inner {
     token_lifetime_secs: AtomicU64,
     /// Wakes the import worker when a job begins, ends or gets a source.
     import_wakeup: tokio::sync::Notify,
+    faults: fault_layer::FaultTable,
 }
 
 impl Emulator {
@@ -85,6 +96,7 @@ impl Emulator {
                 file_share: FileShare::new(UNC_ROOT, share_root),
                 token_lifetime_secs: AtomicU64::new(DEFAULT_TOKEN_LIFETIME_SECS),
                 import_wakeup: tokio::sync::Notify::new(),
+                faults: fault_layer::FaultTable::new(),
             }),
         })
     }
@@ -226,6 +238,63 @@ impl Emulator {
         let connection = self.db().lock();
         catalog::require_production(&connection, workspace, production)?;
         catalog::list_pages(&connection, workspace, production, UNC_ROOT)
+    }
+
+    /// Stores a fault and returns its ID. A server of this handle applies
+    /// it to the next request; a server of another handle or process on
+    /// this data folder within about 100 ms.
+    pub fn add_fault(&self, spec: FaultSpec) -> Result<i64, EmulatorError> {
+        spec.activate(0)?;
+        let connection = self.db().lock();
+        let id = fault_store::insert(&connection, &spec, fault_store::Origin::Api)?;
+        self.fault_table().reload(&connection)?;
+        tracing::info!(fault_id = id, path = spec.path, "fault added");
+        Ok(id)
+    }
+
+    /// Deletes every fault and returns how many there were.
+    pub fn clear_faults(&self) -> Result<usize, EmulatorError> {
+        let connection = self.db().lock();
+        let deleted = fault_store::delete(&connection, None)?;
+        self.fault_table().reload(&connection)?;
+        tracing::info!(deleted, "faults cleared");
+        Ok(deleted)
+    }
+
+    /// Lists the stored faults in ID order, with how often each matched and
+    /// fired.
+    pub fn faults(&self) -> Result<Vec<FaultRecord>, EmulatorError> {
+        fault_store::list(&self.db().lock())
+    }
+
+    /// Replaces the faults from an earlier start with those of the
+    /// [`FAULTS_ENV`] variable, if it is set.
+    fn add_env_faults(&self) -> Result<(), EmulatorError> {
+        let Ok(json) = std::env::var(FAULTS_ENV) else {
+            return Ok(());
+        };
+        let specs = faults::parse_env_specs(&json)?;
+        for spec in &specs {
+            spec.activate(0)?;
+        }
+
+        let mut connection = self.db().lock();
+        let transaction = connection.transaction()?;
+        fault_store::delete(&transaction, Some(fault_store::Origin::Env))?;
+        for spec in &specs {
+            let id = fault_store::insert(&transaction, spec, fault_store::Origin::Env)?;
+            tracing::warn!(
+                fault_id = id,
+                path = spec.path,
+                "fault added from {FAULTS_ENV}"
+            );
+        }
+        transaction.commit()?;
+        self.fault_table().reload(&connection)
+    }
+
+    fn fault_table(&self) -> &fault_layer::FaultTable {
+        &self.inner.faults
     }
 
     fn db(&self) -> &db::Db {

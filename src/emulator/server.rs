@@ -11,9 +11,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::api_error::ApiError;
+use super::claims::ClaimOwner;
+use super::connection::{AbortableListener, ConnectionAbort};
 use super::{
-    auth, import_service, import_worker, object_manager, permissions, productions, search,
-    Emulator, EmulatorError,
+    auth, fault_layer, import_service, import_worker, object_manager, permissions, productions,
+    search, Emulator, EmulatorError,
 };
 use crate::relativity::wire::{API_ROOT, TOKEN_PATH};
 
@@ -35,6 +37,7 @@ pub struct RunningEmulator {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
+    fault_reloader: JoinHandle<()>,
 }
 
 impl RunningEmulator {
@@ -53,12 +56,18 @@ impl RunningEmulator {
         if let Err(error) = self.worker.await {
             tracing::error!(%error, "emulator import worker failed");
         }
+        if let Err(error) = self.fault_reloader.await {
+            tracing::error!(%error, "emulator fault reloader failed");
+        }
         tracing::info!(addr = %self.addr, "emulator stopped");
     }
 }
 
-/// Binds `addr` and starts the server and the import worker.
+/// Adds the faults of the environment, binds `addr`, and starts the
+/// server, the import worker and the fault reloader.
 pub async fn serve(emulator: Emulator, addr: SocketAddr) -> Result<RunningEmulator, EmulatorError> {
+    emulator.add_env_faults()?;
+    let owner = ClaimOwner::acquire(emulator.data_dir())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;
@@ -73,14 +82,16 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> Result<RunningEmulat
         let shutdown = async move {
             let _ = server_stopped.wait_for(|stop| *stop).await;
         };
-        if let Err(error) = axum::serve(listener, app)
+        let app = app.into_make_service_with_connect_info::<ConnectionAbort>();
+        if let Err(error) = axum::serve(AbortableListener(listener), app)
             .with_graceful_shutdown(shutdown)
             .await
         {
             tracing::error!(%error, "emulator server failed");
         }
     });
-    let worker = tokio::spawn(import_worker::run(emulator, stopped));
+    let worker = tokio::spawn(import_worker::run(emulator.clone(), stopped.clone(), owner));
+    let fault_reloader = tokio::spawn(fault_layer::reload_loop(emulator, stopped));
 
     tracing::info!(%addr, "emulator listening");
     Ok(RunningEmulator {
@@ -88,6 +99,7 @@ pub async fn serve(emulator: Emulator, addr: SocketAddr) -> Result<RunningEmulat
         stop,
         server,
         worker,
+        fault_reloader,
     })
 }
 
@@ -119,6 +131,10 @@ fn router(emulator: Emulator) -> Router {
         .nest(API_ROOT, rest)
         .route(TOKEN_PATH, post(auth::token))
         .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(
+            emulator.clone(),
+            fault_layer::inject,
+        ))
         .with_state(emulator)
 }
 
