@@ -9,12 +9,14 @@
 //! - [`steps`]: one executor per transition; each returns an outcome.
 //! - [`engine`]: drives a run step by step and records each outcome.
 //! - [`store`]: the SQLite checkpoint store (runs, transitions, batches).
+//! - [`audit`]: verifying, replaying, forking and reporting recorded runs.
 //! - [`relativity`]: the HTTP client of the Relativity REST services.
 //! - [`emulator`]: a local emulator of those services, for tests and demos.
 //! - [`retry`]: the backoff policy for transient failures.
 //! - [`opticon`], [`fileshare`]: Opticon files and file share paths.
 //! - [`loadfile`]: load-file volumes (DAT, Opticon, images) read and checked.
 
+pub mod audit;
 pub mod crashpoint;
 pub mod emulator;
 pub mod engine;

@@ -62,6 +62,18 @@ enum Command {
     /// Show a run's recorded transitions in order.
     History(commands::history::HistoryArgs),
 
+    /// Check a run's audit chain; exits 0 only when every entry checks.
+    Verify(commands::verify::VerifyArgs),
+
+    /// Re-derive a run from its record through the state machine, offline.
+    Replay(commands::replay::ReplayArgs),
+
+    /// Start a new run from a checkpoint another run recorded.
+    Fork(commands::fork::ForkArgs),
+
+    /// Write an HTML report of a run for auditors.
+    Report(commands::report::ReportArgs),
+
     /// Read and check a load-file volume (Opticon, DAT and images).
     CheckVolume(commands::check_volume::CheckVolumeArgs),
 
@@ -83,6 +95,10 @@ async fn main() -> ExitCode {
         Command::Runs(args) => commands::runs::run(&cli.db, args),
         Command::Status(args) => commands::status::run(&cli.db, args),
         Command::History(args) => commands::history::run(&cli.db, args),
+        Command::Verify(args) => commands::verify::run(&cli.db, args),
+        Command::Replay(args) => commands::replay::run(&cli.db, args),
+        Command::Fork(args) => commands::fork::run(&cli.db, lease, args).await,
+        Command::Report(args) => commands::report::run(&cli.db, args),
         Command::CheckVolume(args) => commands::check_volume::run(args),
         Command::Emulator(command) => prodsync::emulator::cli::run(command)
             .await

@@ -82,10 +82,16 @@ fn print_summary(run_id: &str, end: &SyncState, started: Instant, db: &Path) {
                 done.first_bates.as_deref().unwrap_or("-"),
                 done.last_bates.as_deref().unwrap_or("-")
             );
-            println!(
-                "  into:      production set {} in workspace {}",
-                done.destination.production_set, done.destination.workspace
-            );
+            println!("  into:      {}", done.destination);
+            for skipped in done.source.skipped() {
+                println!(
+                    "  skipped:   {}:{}: {} ({})",
+                    skipped.file.display(),
+                    skipped.line,
+                    skipped.value,
+                    skipped.problems.join(", ")
+                );
+            }
         }
         SyncState::Failed(failed) => {
             println!(

@@ -1,14 +1,18 @@
 //! One module per subcommand, plus the progress bar of `run`.
 
 pub mod cancel;
-pub mod drive;
 pub mod check_volume;
+pub mod drive;
+pub mod fork;
 pub mod history;
 pub mod progress;
+pub mod replay;
+pub mod report;
 pub mod resume;
 pub mod run;
 pub mod runs;
 pub mod status;
+pub mod verify;
 
 use std::path::Path;
 use std::sync::Arc;

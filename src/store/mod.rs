@@ -5,9 +5,11 @@
 //! run's current state, so a transition that was not committed did not
 //! happen. The database runs in WAL mode and its schema migrates forward
 //! (see [`schema`]). Triggers reject any update or delete of a recorded
-//! transition.
+//! transition or batch, and each of them is an entry of the run's hash
+//! chain (see [`audit`]).
 
 mod attempts;
+pub mod audit;
 mod leases;
 mod records;
 pub mod schema;
@@ -18,6 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, ErrorCode};
 
 pub use attempts::AttemptRecord;
+pub use audit::{AuditEntry, AuditKey, AuditTrail, ChainInfo, ChainMode};
 pub use leases::{now_ms, Lease};
 pub use records::{BatchRecord, NewRun, RunRecord, TransitionRecord};
 
@@ -56,6 +59,16 @@ pub enum StoreError {
     #[error("run {run_id}: {holder} lost its lease to another process; this process stops without recording more")]
     LeaseLost { run_id: String, holder: String },
 
+    #[error("run {run_id} has an HMAC audit chain (key ID {key_id}) but PRODSYNC_AUDIT_KEY is not set; set it to the key the run was started with")]
+    AuditKeyMissing { run_id: String, key_id: String },
+
+    #[error("run {run_id} has an HMAC audit chain with key ID {expected}, but PRODSYNC_AUDIT_KEY has key ID {found}; set it to the key the run was started with")]
+    AuditKeyMismatch {
+        run_id: String,
+        expected: String,
+        found: String,
+    },
+
     #[error("database {path}: run {run_id}: stored state is unreadable: {source}")]
     BadStateData {
         path: PathBuf,
@@ -68,6 +81,8 @@ pub enum StoreError {
 pub struct Store {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// Who this process records entries as, and its audit key.
+    recorder: audit::Recorder,
 }
 
 impl std::fmt::Debug for Store {
@@ -92,10 +107,23 @@ impl Store {
         let store = Store {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
+            recorder: audit::Recorder::from_process(),
         };
         store.configure()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Replaces the audit key read from `PRODSYNC_AUDIT_KEY` when the store
+    /// was opened; new runs get an HMAC chain when a key is set.
+    pub fn with_audit_key(mut self, key: Option<AuditKey>) -> Store {
+        self.recorder = audit::Recorder::with_key(key);
+        self
+    }
+
+    /// Returns the audit key this store records with, if any.
+    pub fn audit_key(&self) -> Option<&AuditKey> {
+        self.recorder.key.as_ref()
     }
 
     /// Path of the database file.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::audit::{AuditedBatch, AuditedTransition, ChainLink};
 use super::{Store, StoreError};
 use crate::machine::SyncState;
 
@@ -72,20 +73,31 @@ pub struct BatchRecord {
 }
 
 impl Store {
-    /// Records a new run in its first state.
+    /// Records a new run in its first state; its audit chain is keyed when
+    /// this store holds an audit key.
     #[tracing::instrument(skip_all, fields(run_id = run.run_id))]
     pub fn create_run(&self, run: &NewRun<'_>) -> Result<(), StoreError> {
+        self.insert_run(run, None)
+    }
+
+    pub(super) fn insert_run(
+        &self,
+        run: &NewRun<'_>,
+        origin: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
         let state_data = serde_json::to_string(run.state).expect("states serialize");
         let now = super::now();
         let emulator_dir = run
             .emulator_dir
             .as_ref()
             .map(|dir| dir.display().to_string());
+        let (mode, key_id) = self.recorder.new_run_mode();
         self.lock()
             .execute(
                 "INSERT INTO runs (run_id, workflow_name, workflow_path, workflow_sha256,
-                    workflow_json, emulator_dir, state, state_data, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    workflow_json, emulator_dir, state, state_data, created_at, updated_at,
+                    audit_chain, audit_key_id, forked_from_run, forked_from_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     run.run_id,
                     run.workflow_name,
@@ -96,6 +108,10 @@ impl Store {
                     run.state.name().to_string(),
                     state_data,
                     now,
+                    mode.to_string(),
+                    key_id,
+                    origin.map(|(run_id, _)| run_id),
+                    origin.map(|(_, seq)| seq),
                 ],
             )
             .map_err(|source| self.error(source))?;
@@ -165,8 +181,9 @@ impl Store {
         Ok(record)
     }
 
-    /// Appends a transition and moves the run to its new state, in one
-    /// SQLite transaction. Returns the transition's sequence number.
+    /// Appends a transition, as the next entry of the run's audit chain,
+    /// and moves the run to its new state, in one SQLite transaction.
+    /// Returns the transition's sequence number.
     #[tracing::instrument(skip_all, fields(run_id = %transition.run_id, step = %transition.step))]
     pub fn record_transition(
         &self,
@@ -187,26 +204,24 @@ impl Store {
             )
             .map_err(|source| self.error(source))?;
         let state_data = serde_json::to_string(state).expect("states serialize");
-
-        tx.execute(
-            "INSERT INTO transitions (run_id, seq, from_state, to_state, step, attempt,
-                started_at, finished_at, outcome, error, state_data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                transition.run_id,
+        let next = self.next_link(&tx, &transition.run_id)?;
+        let mut audited = AuditedTransition {
+            record: TransitionRecord {
                 seq,
-                transition.from,
-                transition.to,
-                transition.step,
-                transition.attempt,
-                transition.started_at,
-                transition.finished_at,
-                transition.outcome,
-                transition.error,
-                state_data,
-            ],
-        )
-        .map_err(|source| self.error(source))?;
+                ..transition.clone()
+            },
+            state_data,
+            provenance: next.provenance.clone(),
+            link: None,
+        };
+        let hash = next.hash(&audited.fields(next.position, &next.prev_hash));
+        audited.link = Some(ChainLink {
+            position: next.position,
+            prev_hash: next.prev_hash,
+            hash,
+        });
+        insert_transition(&tx, &audited).map_err(|source| self.error(source))?;
+        let state_data = audited.state_data;
         let updated = tx
             .execute(
                 "UPDATE runs SET state = ?2, state_data = ?3, updated_at = ?4 WHERE run_id = ?1",
@@ -246,7 +261,8 @@ impl Store {
             .map_err(|source| self.error(source))
     }
 
-    /// Records a completed batch.
+    /// Records a completed batch as the next entry of the run's audit
+    /// chain.
     #[tracing::instrument(skip_all, fields(run_id = %batch.run_id, batch = batch.batch_index))]
     pub fn record_batch(
         &self,
@@ -258,28 +274,19 @@ impl Store {
             .transaction()
             .map_err(|source| self.error(source))?;
         self.check_lease(&tx, &batch.run_id, holder)?;
-        let mut statement = tx
-            .prepare_cached(
-                "INSERT INTO batches (run_id, batch_index, first_record, documents, pages, bytes,
-                    first_bates, last_bates, data_source_id, completed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .map_err(|source| self.error(source))?;
-        statement
-            .execute(params![
-                batch.run_id,
-                batch.batch_index as i64,
-                batch.first_record as i64,
-                batch.documents as i64,
-                batch.pages as i64,
-                batch.bytes as i64,
-                batch.first_bates,
-                batch.last_bates,
-                batch.data_source_id,
-                batch.completed_at,
-            ])
-            .map_err(|source| self.error(source))?;
-        drop(statement);
+        let next = self.next_link(&tx, &batch.run_id)?;
+        let mut audited = AuditedBatch {
+            record: batch.clone(),
+            provenance: next.provenance.clone(),
+            link: None,
+        };
+        let hash = next.hash(&audited.fields(next.position, &next.prev_hash));
+        audited.link = Some(ChainLink {
+            position: next.position,
+            prev_hash: next.prev_hash,
+            hash,
+        });
+        insert_batch(&tx, &audited).map_err(|source| self.error(source))?;
         tx.commit().map_err(|source| self.error(source))
     }
 
@@ -332,6 +339,78 @@ impl Store {
     }
 }
 
+fn insert_transition(
+    connection: &rusqlite::Connection,
+    audited: &AuditedTransition,
+) -> rusqlite::Result<()> {
+    let transition = &audited.record;
+    let provenance = &audited.provenance;
+    let link = audited.link.as_ref().expect("a new transition is linked");
+    connection
+        .prepare_cached(
+            "INSERT INTO transitions (run_id, seq, from_state, to_state, step, attempt,
+                started_at, finished_at, outcome, error, state_data, actor, host, version,
+                workflow_sha256, chain_seq, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17, ?18)",
+        )?
+        .execute(params![
+            transition.run_id,
+            transition.seq,
+            transition.from,
+            transition.to,
+            transition.step,
+            transition.attempt,
+            transition.started_at,
+            transition.finished_at,
+            transition.outcome,
+            transition.error,
+            audited.state_data,
+            provenance.actor,
+            provenance.host,
+            provenance.version,
+            provenance.workflow_sha256,
+            link.position,
+            link.prev_hash,
+            link.hash,
+        ])?;
+    Ok(())
+}
+
+fn insert_batch(connection: &rusqlite::Connection, audited: &AuditedBatch) -> rusqlite::Result<()> {
+    let batch = &audited.record;
+    let provenance = &audited.provenance;
+    let link = audited.link.as_ref().expect("a new batch is linked");
+    connection
+        .prepare_cached(
+            "INSERT INTO batches (run_id, batch_index, first_record, documents, pages, bytes,
+                first_bates, last_bates, data_source_id, completed_at, actor, host, version,
+                workflow_sha256, chain_seq, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17)",
+        )?
+        .execute(params![
+            batch.run_id,
+            batch.batch_index as i64,
+            batch.first_record as i64,
+            batch.documents as i64,
+            batch.pages as i64,
+            batch.bytes as i64,
+            batch.first_bates,
+            batch.last_bates,
+            batch.data_source_id,
+            batch.completed_at,
+            provenance.actor,
+            provenance.host,
+            provenance.version,
+            provenance.workflow_sha256,
+            link.position,
+            link.prev_hash,
+            link.hash,
+        ])?;
+    Ok(())
+}
+
 fn read_run_row(row: &Row<'_>) -> rusqlite::Result<(RunRecord, String)> {
     let emulator_dir: Option<String> = row.get(5)?;
     let record = RunRecord {
@@ -348,7 +427,7 @@ fn read_run_row(row: &Row<'_>) -> rusqlite::Result<(RunRecord, String)> {
     Ok((record, row.get(6)?))
 }
 
-fn read_transition_row(row: &Row<'_>) -> rusqlite::Result<TransitionRecord> {
+pub(super) fn read_transition_row(row: &Row<'_>) -> rusqlite::Result<TransitionRecord> {
     let state_data: String = row.get(10)?;
     Ok(TransitionRecord {
         run_id: row.get(0)?,
@@ -365,7 +444,7 @@ fn read_transition_row(row: &Row<'_>) -> rusqlite::Result<TransitionRecord> {
     })
 }
 
-fn read_batch_row(row: &Row<'_>) -> rusqlite::Result<BatchRecord> {
+pub(super) fn read_batch_row(row: &Row<'_>) -> rusqlite::Result<BatchRecord> {
     Ok(BatchRecord {
         run_id: row.get(0)?,
         batch_index: row.get::<_, i64>(1)? as u64,

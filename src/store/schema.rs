@@ -80,6 +80,41 @@ pub const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE runs ADD COLUMN cancel_requested_at TEXT;
     "#,
+    // Version 3: the audit record. Each transition and batch carries who
+    // recorded it, with which prodsync and workflow file, and its link in
+    // the run's hash chain (see `store::audit`). Rows recorded before this
+    // version keep NULL links: they are `legacy`, which `verify` reports as
+    // unchecked. Batches become append-only like transitions.
+    r#"
+    ALTER TABLE runs ADD COLUMN audit_chain TEXT NOT NULL DEFAULT 'legacy';
+    ALTER TABLE runs ADD COLUMN audit_key_id TEXT;
+    ALTER TABLE runs ADD COLUMN forked_from_run TEXT;
+    ALTER TABLE runs ADD COLUMN forked_from_seq INTEGER;
+
+    ALTER TABLE transitions ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transitions ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transitions ADD COLUMN version TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transitions ADD COLUMN workflow_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transitions ADD COLUMN chain_seq INTEGER;
+    ALTER TABLE transitions ADD COLUMN prev_hash TEXT;
+    ALTER TABLE transitions ADD COLUMN hash TEXT;
+    CREATE UNIQUE INDEX transitions_chain ON transitions (run_id, chain_seq);
+
+    ALTER TABLE batches ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    ALTER TABLE batches ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE batches ADD COLUMN version TEXT NOT NULL DEFAULT '';
+    ALTER TABLE batches ADD COLUMN workflow_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE batches ADD COLUMN chain_seq INTEGER;
+    ALTER TABLE batches ADD COLUMN prev_hash TEXT;
+    ALTER TABLE batches ADD COLUMN hash TEXT;
+    CREATE UNIQUE INDEX batches_chain ON batches (run_id, chain_seq);
+
+    CREATE TRIGGER batches_no_update BEFORE UPDATE ON batches
+    BEGIN SELECT RAISE(ABORT, 'batches are append-only'); END;
+
+    CREATE TRIGGER batches_no_delete BEFORE DELETE ON batches
+    BEGIN SELECT RAISE(ABORT, 'batches are append-only'); END;
+    "#,
 ];
 
 /// Schema version this build writes.
