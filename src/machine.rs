@@ -11,6 +11,8 @@
 //! [`TRANSITIONS`] is the only place that says which edges exist; the engine
 //! checks every outcome against it before recording it.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 use strum::{Display, EnumDiscriminants, EnumIter, EnumString, IntoStaticStr};
 use uuid::Uuid;
@@ -161,9 +163,18 @@ impl SyncState {
     }
 }
 
-/// The source production as validated.
+/// The source as validated: a production in a workspace, or a load-file
+/// volume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceInfo {
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceInfo {
+    Production(ProductionInfo),
+    Volume(VolumeSourceInfo),
+}
+
+/// A source production in a workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductionInfo {
     pub workspace: i64,
     pub production: i64,
     pub name: String,
@@ -173,9 +184,46 @@ pub struct SourceInfo {
     pub last_bates: Option<String>,
 }
 
-/// The destination production set as validated.
+/// A load-file volume opened and checked as a source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DestinationInfo {
+pub struct VolumeSourceInfo {
+    pub opticon: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dat: Option<PathBuf>,
+    /// Documents kept after skipping.
+    pub documents: u64,
+    pub pages: u64,
+    pub first_bates: Option<String>,
+    pub last_bates: Option<String>,
+    /// Records left out because of a problem (`on_problem: skip`).
+    #[serde(default)]
+    pub skipped: Vec<SkippedRecord>,
+}
+
+/// A record of a source volume left out of the push, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedRecord {
+    pub file: PathBuf,
+    /// Line of `file`, from 1.
+    pub line: usize,
+    /// First image key (Opticon) or control number (DAT).
+    pub value: String,
+    /// Kinds of the problems found, such as `missing-image`.
+    pub problems: Vec<String>,
+}
+
+/// The destination as validated: a production set in a workspace, or a
+/// folder that receives a load-file volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DestinationInfo {
+    ProductionSet(ProductionSetInfo),
+    Volume(VolumeDestinationInfo),
+}
+
+/// A destination production set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductionSetInfo {
     pub workspace: i64,
     pub production_set: i64,
     pub name: String,
@@ -184,9 +232,27 @@ pub struct DestinationInfo {
     pub image_count_before: i64,
 }
 
+/// A destination volume: the folder and the volume's name in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeDestinationInfo {
+    pub folder: PathBuf,
+    /// Volume name, such as `VOL001`: the image folder and the load files'
+    /// base name.
+    pub volume: String,
+}
+
+/// What the push reads its documents from: an Object Manager export run,
+/// or the validated volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SnapshotInfo {
+    Export(ExportSnapshot),
+    Volume(VolumeSnapshot),
+}
+
 /// The export run that holds the documents to push.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotInfo {
+pub struct ExportSnapshot {
     /// Object Manager export run ID.
     pub export_run_id: String,
     pub record_count: u64,
@@ -194,12 +260,112 @@ pub struct SnapshotInfo {
     pub fields: Vec<String>,
 }
 
-/// The import job on the destination.
+/// The source volume as it was when the snapshot was taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeSnapshot {
+    pub opticon: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dat: Option<PathBuf>,
+    /// Hex SHA-256 over the Opticon file's bytes followed by the DAT
+    /// file's bytes.
+    pub sha256: String,
+    /// Documents kept after skipping; batches index into these.
+    pub document_count: u64,
+}
+
+/// How the documents are imported: batch sizes and where they go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportJobInfo {
-    pub job_id: Uuid,
     pub batch_size: u64,
     pub batch_count: u64,
+    pub target: ImportTarget,
+}
+
+/// Where the import writes: a server import job, or the files of a volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImportTarget {
+    /// An Import Service job on the destination workspace.
+    Job { job_id: Uuid },
+    /// The load files and image folder of a volume being written.
+    Volume {
+        opticon: PathBuf,
+        dat: PathBuf,
+        images: PathBuf,
+    },
+}
+
+impl SourceInfo {
+    /// Returns the production, for a production source.
+    pub fn as_production(&self) -> Option<&ProductionInfo> {
+        match self {
+            SourceInfo::Production(production) => Some(production),
+            SourceInfo::Volume(_) => None,
+        }
+    }
+
+    /// Returns the records left out of the push (only a volume skips any).
+    pub fn skipped(&self) -> &[SkippedRecord] {
+        match self {
+            SourceInfo::Production(_) => &[],
+            SourceInfo::Volume(volume) => &volume.skipped,
+        }
+    }
+}
+
+impl DestinationInfo {
+    /// Returns the production set, for a production-set destination.
+    pub fn as_production_set(&self) -> Option<&ProductionSetInfo> {
+        match self {
+            DestinationInfo::ProductionSet(set) => Some(set),
+            DestinationInfo::Volume(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DestinationInfo {
+    /// Formats as `production set 1040101 in workspace 1017267` or
+    /// `volume VOL001 in /path/to/folder`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DestinationInfo::ProductionSet(set) => write!(
+                f,
+                "production set {} in workspace {}",
+                set.production_set, set.workspace
+            ),
+            DestinationInfo::Volume(volume) => {
+                write!(f, "volume {} in {}", volume.volume, volume.folder.display())
+            }
+        }
+    }
+}
+
+impl SnapshotInfo {
+    /// Returns the number of documents the snapshot holds.
+    pub fn record_count(&self) -> u64 {
+        match self {
+            SnapshotInfo::Export(export) => export.record_count,
+            SnapshotInfo::Volume(volume) => volume.document_count,
+        }
+    }
+
+    /// Returns the export run, for an export snapshot.
+    pub fn as_export(&self) -> Option<&ExportSnapshot> {
+        match self {
+            SnapshotInfo::Export(export) => Some(export),
+            SnapshotInfo::Volume(_) => None,
+        }
+    }
+}
+
+impl ImportJobInfo {
+    /// Returns the server import job's ID, when the import has one.
+    pub fn job_id(&self) -> Option<Uuid> {
+        match &self.target {
+            ImportTarget::Job { job_id } => Some(*job_id),
+            ImportTarget::Volume { .. } => None,
+        }
+    }
 }
 
 /// Data of `SourceValidated`.

@@ -2,6 +2,10 @@
 //! the Relativity client, the file share, and for the embedded default a
 //! running emulator), and the creation of new runs.
 //!
+//! The embedded emulator holds the workspace sides of a run: the seeded
+//! source production, and the destination production set. A `load_file`
+//! source or destination is a folder on this machine and needs neither.
+//!
 //! A run that uses the embedded emulator keeps the emulator's data in
 //! `<database folder>/prodsync-emulator/<run ID>/`, so a later process sees
 //! the same server state. The emulator's account for the engine is made
@@ -21,7 +25,10 @@ use crate::machine::SyncState;
 use crate::relativity::{ClientConfig, ConfigError, Credentials, RelativityClient};
 use crate::steps::{Progress, StepContext};
 use crate::store::{NewRun, Store, StoreError};
-use crate::workflow::{EmbeddedEmulator, LoadedWorkflow, Seed, Workflow, WorkflowError};
+use crate::workflow::{
+    Destination, EmbeddedEmulator, LoadedWorkflow, Seed, Source, Workflow, WorkflowError,
+    WorkspaceSource,
+};
 
 /// Name of the destination production set the embedded emulator creates.
 const EMBEDDED_SET_NAME: &str = "prodsync destination";
@@ -67,7 +74,9 @@ pub struct Session {
 #[tracing::instrument(skip_all, fields(workflow = %loaded.path.display()))]
 pub async fn create_run(store: &Store, loaded: &LoadedWorkflow) -> Result<String, SessionError> {
     let run_id = uuid::Uuid::new_v4().to_string();
-    let workflow = &loaded.workflow;
+    let mut workflow = loaded.workflow.clone();
+    workflow.place_outputs(database_folder(store.path()));
+    let workflow = &workflow;
 
     let emulator_dir = match &workflow.relativity.emulator {
         Some(embedded) => {
@@ -292,11 +301,15 @@ fn host_name() -> String {
 
 /// Folder of the embedded emulator's data for a run.
 pub fn emulator_dir(database: &Path, run_id: &str) -> PathBuf {
-    let parent = database.parent().filter(|dir| !dir.as_os_str().is_empty());
-    parent
-        .unwrap_or(Path::new("."))
+    database_folder(database)
         .join("prodsync-emulator")
         .join(run_id)
+}
+
+/// Returns the folder that holds the database: where run outputs go.
+fn database_folder(database: &Path) -> &Path {
+    let parent = database.parent().filter(|dir| !dir.as_os_str().is_empty());
+    parent.unwrap_or(Path::new("."))
 }
 
 async fn seed_embedded(
@@ -308,7 +321,7 @@ async fn seed_embedded(
     let workflow = workflow.clone();
     let seed = embedded.seed.clone();
     let error_dir = dir.clone();
-    tokio::task::spawn_blocking(move || seed_blocking(&dir, &workflow, &seed))
+    tokio::task::spawn_blocking(move || seed_blocking(&dir, &workflow, seed.as_ref()))
         .await
         .expect("seeding does not panic")
         .map_err(|source| SessionError::Emulator {
@@ -317,13 +330,33 @@ async fn seed_embedded(
         })
 }
 
-fn seed_blocking(dir: &Path, workflow: &Workflow, seed: &Seed) -> Result<(), EmulatorError> {
+/// Prepares the embedded emulator: the source workspace with its seeded
+/// production when the source lives in a workspace, and the destination
+/// workspace with an empty production set when the destination is one.
+fn seed_blocking(
+    dir: &Path,
+    workflow: &Workflow,
+    seed: Option<&Seed>,
+) -> Result<(), EmulatorError> {
     let emulator = Emulator::open(dir)?;
-    let source = &workflow.source;
-    let destination = &workflow.destination;
-    emulator.ensure_workspace(source.workspace, "prodsync source")?;
-    emulator.ensure_workspace(destination.workspace, "prodsync destination")?;
+    if let (Source::Workspace(source), Some(seed)) = (&workflow.source, seed) {
+        emulator.ensure_workspace(source.workspace, "prodsync source")?;
+        seed_source(&emulator, source, seed)?;
+    }
+    if let Destination::Workspace(destination) = &workflow.destination {
+        emulator.ensure_workspace(destination.workspace, "prodsync destination")?;
+        if let Some(set) = destination.production_set {
+            emulator.create_production_set(destination.workspace, set, EMBEDDED_SET_NAME)?;
+        }
+    }
+    Ok(())
+}
 
+fn seed_source(
+    emulator: &Emulator,
+    source: &WorkspaceSource,
+    seed: &Seed,
+) -> Result<(), EmulatorError> {
     let production = source.production.unwrap_or_default();
     let summary = match seed {
         Seed::Demo(demo) => {
@@ -348,10 +381,6 @@ fn seed_blocking(dir: &Path, workflow: &Workflow, seed: &Seed) -> Result<(), Emu
         pages = summary.pages,
         "embedded emulator seeded"
     );
-
-    if let Some(set) = destination.production_set {
-        emulator.create_production_set(destination.workspace, set, EMBEDDED_SET_NAME)?;
-    }
     Ok(())
 }
 

@@ -71,11 +71,15 @@ pub enum Auth {
     },
 }
 
-/// The embedded emulator and what to seed into its source production.
+/// The embedded emulator and what to seed into its source production. It
+/// also holds the destination workspace and production set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedEmulator {
-    pub seed: Seed,
+    /// What to put in the source production; absent for a `load_file`
+    /// source, which needs no source workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Seed>,
 }
 
 /// What the embedded emulator puts in the source production.
@@ -109,10 +113,19 @@ pub struct VolumeSeed {
     pub dat: Option<PathBuf>,
 }
 
-/// The source: a production, or a saved search, in a workspace.
+/// The source: a production or a saved search in a workspace, or a
+/// load-file volume. In the file it is either `{"workspace", "production"}`
+/// (or `saved_search`) or `{"load_file": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Source {
+#[serde(try_from = "SourceFields", into = "SourceFields")]
+pub enum Source {
+    Workspace(WorkspaceSource),
+    LoadFile(LoadFileSource),
+}
+
+/// A production, or a saved search, in a workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceSource {
     pub workspace: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production: Option<i64>,
@@ -120,15 +133,171 @@ pub struct Source {
     pub saved_search: Option<i64>,
 }
 
-/// The destination: a production set, or a folder, in a workspace.
+/// A received load-file volume; paths expand like the emulator seed's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Destination {
+pub struct LoadFileSource {
+    pub opticon: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dat: Option<PathBuf>,
+    #[serde(default)]
+    pub on_problem: OnProblem,
+}
+
+/// What a problem in a source volume does to the push.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnProblem {
+    /// Any problem that would make the import fail or lose pages stops it.
+    #[default]
+    Stop,
+    /// The document or record with the problem is left out and listed.
+    Skip,
+}
+
+/// The source as written in the file: the fields of both kinds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workspace: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    production: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    saved_search: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    load_file: Option<LoadFileSource>,
+}
+
+impl TryFrom<SourceFields> for Source {
+    type Error = String;
+
+    fn try_from(fields: SourceFields) -> Result<Self, Self::Error> {
+        let in_workspace = fields.workspace.is_some()
+            || fields.production.is_some()
+            || fields.saved_search.is_some();
+        match (fields.load_file, fields.workspace) {
+            (Some(_), _) if in_workspace => {
+                Err("give either `load_file` or `workspace` with `production`, not both".into())
+            }
+            (Some(load_file), _) => Ok(Source::LoadFile(load_file)),
+            (None, Some(workspace)) => Ok(Source::Workspace(WorkspaceSource {
+                workspace,
+                production: fields.production,
+                saved_search: fields.saved_search,
+            })),
+            (None, None) => {
+                Err("give `workspace` with `production`, or `load_file` with `opticon`".into())
+            }
+        }
+    }
+}
+
+impl From<Source> for SourceFields {
+    fn from(source: Source) -> Self {
+        match source {
+            Source::Workspace(source) => SourceFields {
+                workspace: Some(source.workspace),
+                production: source.production,
+                saved_search: source.saved_search,
+                load_file: None,
+            },
+            Source::LoadFile(load_file) => SourceFields {
+                workspace: None,
+                production: None,
+                saved_search: None,
+                load_file: Some(load_file),
+            },
+        }
+    }
+}
+
+/// The destination: a production set or a folder in a workspace, or a
+/// load-file volume to write. In the file it is either `{"workspace",
+/// "production_set"}` (or `folder`) or `{"load_file": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "DestinationFields", into = "DestinationFields")]
+pub enum Destination {
+    Workspace(WorkspaceDestination),
+    LoadFile(LoadFileDestination),
+}
+
+/// A production set, or a folder, in a workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceDestination {
     pub workspace: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_set: Option<i64>,
+    /// Artifact ID of a workspace folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<i64>,
+}
+
+/// A load-file volume to write: `<folder>/<volume>.opt`, `<volume>.dat`
+/// and `<folder>/<volume>/IMAGES/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadFileDestination {
+    pub folder: PathBuf,
+    pub volume: String,
+}
+
+/// The destination as written in the file: the fields of both kinds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DestinationFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workspace: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    production_set: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folder: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    load_file: Option<LoadFileDestination>,
+}
+
+impl TryFrom<DestinationFields> for Destination {
+    type Error = String;
+
+    fn try_from(fields: DestinationFields) -> Result<Self, Self::Error> {
+        let in_workspace = fields.workspace.is_some()
+            || fields.production_set.is_some()
+            || fields.folder.is_some();
+        match (fields.load_file, fields.workspace) {
+            (Some(_), _) if in_workspace => {
+                Err("give either `load_file` or `workspace` with `production_set`, not both".into())
+            }
+            (Some(load_file), _) => Ok(Destination::LoadFile(load_file)),
+            (None, Some(workspace)) => Ok(Destination::Workspace(WorkspaceDestination {
+                workspace,
+                production_set: fields.production_set,
+                folder: fields.folder,
+            })),
+            (None, None) => Err(
+                "give `workspace` with `production_set`, or `load_file` with `folder` and `volume`"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl From<Destination> for DestinationFields {
+    fn from(destination: Destination) -> Self {
+        match destination {
+            Destination::Workspace(destination) => DestinationFields {
+                workspace: Some(destination.workspace),
+                production_set: destination.production_set,
+                folder: destination.folder,
+                load_file: None,
+            },
+            Destination::LoadFile(load_file) => DestinationFields {
+                workspace: None,
+                production_set: None,
+                folder: None,
+                load_file: Some(load_file),
+            },
+        }
+    }
 }
 
 /// How the import runs.
@@ -137,7 +306,9 @@ pub struct Destination {
 pub struct ImportOptions {
     /// Documents per batch (one Opticon data source each).
     pub batch_size: u64,
-    /// Destination field that receives each page's Bates number.
+    /// Destination field that receives each page's Bates number; a volume
+    /// destination has no fields and leaves it out.
+    #[serde(default)]
     pub bates_field: String,
     #[serde(default)]
     pub overwrite: Overwrite,
@@ -339,7 +510,7 @@ impl Workflow {
                         "the embedded emulator makes its own credentials; remove `auth`",
                     ));
                 }
-                check_seed(&emulator.seed, path)?;
+                self.check_embedded_seed(emulator, path)?;
             }
         }
         if relativity.timeout_seconds == 0 {
@@ -352,8 +523,34 @@ impl Workflow {
         Ok(())
     }
 
+    /// Checks that the embedded emulator has a seed exactly when the source
+    /// lives in a workspace: a volume source brings its own documents.
+    fn check_embedded_seed(
+        &self,
+        emulator: &EmbeddedEmulator,
+        path: &Path,
+    ) -> Result<(), WorkflowError> {
+        match (&self.source, &emulator.seed) {
+            (Source::Workspace(_), Some(seed)) => check_seed(seed, path),
+            (Source::Workspace(_), None) => Err(field_error(
+                path,
+                "relativity.emulator.seed",
+                "is required with a workspace source: give {\"demo\": {...}} or {\"volume\": {...}}",
+            )),
+            (Source::LoadFile(_), Some(_)) => Err(field_error(
+                path,
+                "relativity.emulator.seed",
+                "is not used with a `load_file` source, whose documents come from the volume; remove `seed`",
+            )),
+            (Source::LoadFile(_), None) => Ok(()),
+        }
+    }
+
     fn check_source(&self, path: &Path) -> Result<(), WorkflowError> {
-        let source = &self.source;
+        let source = match &self.source {
+            Source::Workspace(source) => source,
+            Source::LoadFile(load_file) => return check_load_file_source(load_file, path),
+        };
         check_artifact_id(path, "source.workspace", source.workspace)?;
         match (source.production, source.saved_search) {
             (Some(production), None) => check_artifact_id(path, "source.production", production),
@@ -367,7 +564,12 @@ impl Workflow {
     }
 
     fn check_destination(&self, path: &Path) -> Result<(), WorkflowError> {
-        let destination = &self.destination;
+        let destination = match &self.destination {
+            Destination::Workspace(destination) => destination,
+            Destination::LoadFile(load_file) => {
+                return self.check_volume_destination(load_file, path)
+            }
+        };
         check_artifact_id(path, "destination.workspace", destination.workspace)?;
         match (destination.production_set, destination.folder) {
             (Some(set), None) => {
@@ -382,9 +584,19 @@ impl Workflow {
                 ))
             }
         }
+        if let (Source::LoadFile(_), Some(_)) = (&self.source, destination.folder) {
+            return Err(field_error(
+                path,
+                "destination.folder",
+                "cannot take a `load_file` source, which carries only page images; give `production_set`",
+            ));
+        }
 
-        let same_workspace = destination.workspace == self.source.workspace;
-        if same_workspace && destination.production_set == self.source.production {
+        let Source::Workspace(source) = &self.source else {
+            return Ok(());
+        };
+        let same_workspace = destination.workspace == source.workspace;
+        if same_workspace && destination.production_set == source.production {
             return Err(field_error(
                 path,
                 "destination.production_set",
@@ -393,6 +605,44 @@ impl Workflow {
                     destination.production_set.unwrap_or_default(),
                     destination.workspace
                 ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a volume destination: its name, and a source it can take.
+    fn check_volume_destination(
+        &self,
+        destination: &LoadFileDestination,
+        path: &Path,
+    ) -> Result<(), WorkflowError> {
+        match &self.source {
+            Source::LoadFile(_) => {
+                return Err(field_error(
+                    path,
+                    "destination.load_file",
+                    "cannot take a `load_file` source: a volume to volume copy needs no Relativity; give a production set as destination, or a production as source",
+                ))
+            }
+            Source::Workspace(source) if source.saved_search.is_some() => {
+                return Err(field_error(
+                    path,
+                    "source.saved_search",
+                    "cannot feed a `load_file` destination, which exports a production's images; give `production`",
+                ))
+            }
+            Source::Workspace(_) => {}
+        }
+        let volume = &destination.volume;
+        let valid_name = !volume.is_empty()
+            && volume
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(field_error(
+                path,
+                "destination.load_file.volume",
+                format!("must be a volume name of letters, digits, `_` and `-`, such as VOL001, found {volume:?}"),
             ));
         }
         Ok(())
@@ -417,7 +667,8 @@ impl Workflow {
                 ),
             ));
         }
-        if import.bates_field.trim().is_empty() {
+        let into_production_set = matches!(self.destination, Destination::Workspace(_));
+        if into_production_set && import.bates_field.trim().is_empty() {
             return Err(field_error(
                 path,
                 "import.bates_field",
@@ -475,30 +726,43 @@ impl Workflow {
         Ok(())
     }
 
-    /// Expands environment variables in seed paths and makes them absolute
-    /// from `base`, the workflow file's folder.
+    /// Expands environment variables in seed and volume paths and makes
+    /// them absolute from `base`, the workflow file's folder.
     fn resolve_paths(&mut self, base: &Path, path: &Path) -> Result<(), WorkflowError> {
-        let Some(EmbeddedEmulator {
-            seed: Seed::Volume(volume),
+        if let Some(EmbeddedEmulator {
+            seed: Some(Seed::Volume(volume)),
         }) = &mut self.relativity.emulator
-        else {
-            return Ok(());
-        };
-        volume.opticon = expand_path(
-            &volume.opticon,
-            base,
-            path,
-            "relativity.emulator.seed.volume.opticon",
-        )?;
-        if let Some(dat) = &volume.dat {
-            volume.dat = Some(expand_path(
-                dat,
-                base,
-                path,
-                "relativity.emulator.seed.volume.dat",
-            )?);
+        {
+            let field = "relativity.emulator.seed.volume";
+            volume.opticon = expand_path(&volume.opticon, base, path, &format!("{field}.opticon"))?;
+            volume.dat = expand_optional(&volume.dat, base, path, &format!("{field}.dat"))?;
+        }
+        if let Source::LoadFile(load_file) = &mut self.source {
+            let field = "source.load_file";
+            load_file.opticon =
+                expand_path(&load_file.opticon, base, path, &format!("{field}.opticon"))?;
+            load_file.dat = expand_optional(&load_file.dat, base, path, &format!("{field}.dat"))?;
+        }
+        if let Destination::LoadFile(load_file) = &mut self.destination {
+            let field = "destination.load_file.folder";
+            load_file.folder = expand_variables(&load_file.folder, path, field)?;
         }
         Ok(())
+    }
+
+    /// Makes a relative destination folder absolute from `database_folder`,
+    /// where the run's other outputs (the embedded emulator's data) live.
+    pub fn place_outputs(&mut self, database_folder: &Path) {
+        if let Destination::LoadFile(load_file) = &mut self.destination {
+            if load_file.folder.is_relative() {
+                let joined = database_folder.join(&load_file.folder);
+                let current = std::path::Component::CurDir;
+                load_file.folder = joined
+                    .components()
+                    .filter(|part| *part != current)
+                    .collect();
+            }
+        }
     }
 
     /// True when the run uses the embedded emulator.
@@ -567,6 +831,32 @@ fn check_seed(seed: &Seed, path: &Path) -> Result<(), WorkflowError> {
     Ok(())
 }
 
+fn check_load_file_source(source: &LoadFileSource, path: &Path) -> Result<(), WorkflowError> {
+    if !source.opticon.is_file() {
+        return Err(field_error(
+            path,
+            "source.load_file.opticon",
+            format!(
+                "file {} does not exist; give the volume's Opticon (.opt) file",
+                source.opticon.display()
+            ),
+        ));
+    }
+    if let Some(dat) = &source.dat {
+        if !dat.is_file() {
+            return Err(field_error(
+                path,
+                "source.load_file.dat",
+                format!(
+                    "file {} does not exist; give the volume's DAT file or leave `dat` out",
+                    dat.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_artifact_id(path: &Path, field: &str, id: i64) -> Result<(), WorkflowError> {
     if id <= 0 {
         return Err(field_error(
@@ -589,6 +879,17 @@ fn read_env(path: &Path, field: &str, name: &str) -> Result<String, WorkflowErro
     }
 }
 
+fn expand_optional(
+    raw: &Option<PathBuf>,
+    base: &Path,
+    path: &Path,
+    field: &str,
+) -> Result<Option<PathBuf>, WorkflowError> {
+    raw.as_deref()
+        .map(|raw| expand_path(raw, base, path, field))
+        .transpose()
+}
+
 /// Expands `$VAR` and `${VAR}` in a path and joins it to `base` if relative.
 fn expand_path(
     raw: &Path,
@@ -596,6 +897,16 @@ fn expand_path(
     path: &Path,
     field: &str,
 ) -> Result<PathBuf, WorkflowError> {
+    let expanded = expand_variables(raw, path, field)?;
+    if expanded.is_absolute() {
+        Ok(expanded)
+    } else {
+        Ok(base.join(expanded))
+    }
+}
+
+/// Expands `$VAR` and `${VAR}` in a path.
+fn expand_variables(raw: &Path, path: &Path, field: &str) -> Result<PathBuf, WorkflowError> {
     let text = raw.to_string_lossy();
     let pattern = regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
         .expect("valid pattern");
@@ -609,13 +920,7 @@ fn expand_path(
         last = whole.end();
     }
     expanded.push_str(&text[last..]);
-
-    let expanded = PathBuf::from(expanded);
-    if expanded.is_absolute() {
-        Ok(expanded)
-    } else {
-        Ok(base.join(expanded))
-    }
+    Ok(PathBuf::from(expanded))
 }
 
 #[cfg(test)]
@@ -692,6 +997,51 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("unknown field `batchsize`"), "{message}");
+    }
+
+    #[test]
+    fn load_file_to_load_file_is_rejected() {
+        let text = edited(|v| {
+            v["relativity"] = serde_json::json!({"emulator": {}});
+            v["source"] = serde_json::json!({"load_file": {"opticon": "Cargo.toml"}});
+            v["destination"] =
+                serde_json::json!({"load_file": {"folder": "out", "volume": "VOL001"}});
+        });
+        let message = check(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("field `destination.load_file`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn saved_search_to_load_file_is_rejected() {
+        let text = edited(|v| {
+            v["source"] = serde_json::json!({"workspace": 100, "saved_search": 7});
+            v["destination"] =
+                serde_json::json!({"load_file": {"folder": "out", "volume": "VOL001"}});
+        });
+        let message = check(&text).unwrap_err().to_string();
+        assert!(message.contains("field `source.saved_search`"), "{message}");
+    }
+
+    #[test]
+    fn load_file_with_workspace_is_rejected() {
+        let text = edited(|v| v["source"]["load_file"] = serde_json::json!({"opticon": "a.opt"}));
+        let message = check(&text).unwrap_err().to_string();
+        assert!(message.contains("not both"), "{message}");
+    }
+
+    #[test]
+    fn load_file_source_with_seed_is_rejected() {
+        let text = edited(|v| {
+            v["source"] = serde_json::json!({"load_file": {"opticon": "Cargo.toml"}});
+        });
+        let message = check(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("field `relativity.emulator.seed`"),
+            "{message}"
+        );
     }
 
     #[test]

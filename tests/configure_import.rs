@@ -16,13 +16,13 @@ async fn configure_import_creates_begun_job_with_derived_id() {
     let SyncState::ImportConfigured(configured) = state else {
         panic!("expected ImportConfigured, found {}", state.name());
     };
-    assert_eq!(configured.job.job_id, import_job_id(&run_id));
+    assert_eq!(configured.job.job_id(), Some(import_job_id(&run_id)));
     assert_eq!(configured.job.batch_size, 4);
     assert_eq!(configured.job.batch_count, 3);
 
     let details = fixture
         .client(ADMIN)
-        .job_details(DEST_WS, configured.job.job_id)
+        .job_details(DEST_WS, configured.job.job_id().unwrap())
         .await
         .unwrap();
     assert_eq!(details.state, "InProgress");

@@ -14,12 +14,13 @@ async fn create_snapshot_records_export_run_and_count() {
     let SyncState::SnapshotCreated(created) = state else {
         panic!("expected SnapshotCreated, found {}", state.name());
     };
-    assert_eq!(created.snapshot.record_count, 7);
-    assert!(!created.snapshot.export_run_id.is_empty());
+    let export = created.snapshot.as_export().unwrap();
+    assert_eq!(export.record_count, 7);
+    assert!(!export.export_run_id.is_empty());
 
     let rows = fixture
         .client(ADMIN)
-        .retrieve_rows(SOURCE_WS, &created.snapshot.export_run_id, 0, 100)
+        .retrieve_rows(SOURCE_WS, &export.export_run_id, 0, 100)
         .await
         .unwrap();
     assert_eq!(rows.len(), 7);

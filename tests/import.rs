@@ -79,7 +79,7 @@ async fn import_skips_recorded_batches() {
     };
     let skipped = fixture
         .client(ADMIN)
-        .data_source_details(DEST_WS, configured.job.job_id, source_id)
+        .data_source_details(DEST_WS, configured.job.job_id().unwrap(), source_id)
         .await;
     assert!(skipped.is_err(), "batch 0 was sent: {skipped:?}");
 

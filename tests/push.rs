@@ -49,8 +49,12 @@ fn destination_pages(store: &Store, run_id: &str, end: &SyncState) -> Vec<Produc
         .emulator_dir
         .expect("emulator folder");
     let emulator = Emulator::open(&dir).unwrap();
+    let set = done
+        .destination
+        .as_production_set()
+        .expect("a production set");
     emulator
-        .list_production(done.destination.workspace, done.destination.production_set)
+        .list_production(set.workspace, set.production_set)
         .unwrap()
 }
 

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use pretty_assertions::assert_eq;
 use prodsync::machine::{StateName, StepName, SyncState};
-use prodsync::workflow::Workflow;
+use prodsync::workflow::{Destination, Workflow};
 
 /// Validates the source, then the destination, as `user`.
 async fn validate(fixture: &Fixture, user: &str, workflow: Workflow) -> SyncState {
@@ -29,9 +29,10 @@ async fn validate_destination_accepts_new_set() {
     let SyncState::DestinationValidated(validated) = state else {
         panic!("expected DestinationValidated, found {}", state.name());
     };
-    assert_eq!(validated.destination.production_set, NEW_SET);
-    assert_eq!(validated.destination.status, "New");
-    assert_eq!(validated.destination.image_count_before, 0);
+    let destination = validated.destination.as_production_set().unwrap();
+    assert_eq!(destination.production_set, NEW_SET);
+    assert_eq!(destination.status, "New");
+    assert_eq!(destination.image_count_before, 0);
 }
 
 #[tokio::test]
@@ -99,7 +100,10 @@ async fn validate_destination_fails_on_invisible_set() {
 async fn validate_destination_fails_on_missing_workspace() {
     let fixture = Fixture::start(small_demo(2)).await;
     let mut workflow = workflow(PRODUCED, NEW_SET);
-    workflow.destination.workspace = MISSING_WS;
+    let Destination::Workspace(destination) = &mut workflow.destination else {
+        unreachable!()
+    };
+    destination.workspace = MISSING_WS;
     let state = validate(&fixture, ADMIN, workflow).await;
     let message = failure(&state);
     assert!(

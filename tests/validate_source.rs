@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use pretty_assertions::assert_eq;
 use prodsync::machine::{StateName, StepName, SyncState};
+use prodsync::workflow::Source;
 
 async fn validate(
     fixture: &Fixture,
@@ -28,9 +29,10 @@ async fn validate_source_accepts_produced_production() {
     let SyncState::SourceValidated(validated) = state else {
         panic!("expected SourceValidated, found {}", state.name());
     };
-    assert_eq!(validated.source.production, PRODUCED);
-    assert_eq!(validated.source.status, "Produced");
-    assert!(validated.source.image_count >= 5);
+    let source = validated.source.as_production().unwrap();
+    assert_eq!(source.production, PRODUCED);
+    assert_eq!(source.status, "Produced");
+    assert!(source.image_count >= 5);
 }
 
 #[tokio::test]
@@ -96,7 +98,10 @@ async fn validate_source_fails_without_workspace_access() {
 async fn validate_source_fails_on_missing_workspace() {
     let fixture = Fixture::start(small_demo(2)).await;
     let mut workflow = workflow(PRODUCED, NEW_SET);
-    workflow.source.workspace = MISSING_WS;
+    let Source::Workspace(source) = &mut workflow.source else {
+        unreachable!()
+    };
+    source.workspace = MISSING_WS;
     let (_, state) = validate(&fixture, ADMIN, workflow).await;
     let message = failure(&state);
     assert!(

@@ -115,8 +115,22 @@ fn missing_required_field_is_rejected() {
     value["import"]
         .as_object_mut()
         .unwrap()
+        .remove("batch_size");
+    expect(value, "import", "missing field `batch_size`");
+}
+
+#[test]
+fn missing_bates_field_is_rejected_for_production_set() {
+    let mut value = base();
+    value["import"]
+        .as_object_mut()
+        .unwrap()
         .remove("bates_field");
-    expect(value, "import", "missing field `bates_field`");
+    expect(
+        value,
+        "import.bates_field",
+        "must name the destination field",
+    );
 }
 
 #[test]

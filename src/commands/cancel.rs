@@ -87,8 +87,13 @@ async fn cancel_job(session: &session::Session, state: &SyncState) -> anyhow::Re
         _ => return Ok(()),
     };
     let client = &session.engine.context().client;
-    let workspace = configured.destination.workspace;
-    let job_id = configured.job.job_id;
+    let (Some(set), Some(job_id)) = (
+        configured.destination.as_production_set(),
+        configured.job.job_id(),
+    ) else {
+        return Ok(());
+    };
+    let workspace = set.workspace;
     let details = client.job_details(workspace, job_id).await?;
     if details.is_finished {
         println!(

@@ -1,6 +1,7 @@
-//! One import batch: read its block of the snapshot, find the documents'
-//! produced images, copy them to the destination file share, and write the
-//! Opticon file that the import job reads.
+//! One import batch: read its block of the snapshot (export rows and the
+//! documents' produced images, or the source volume's documents), copy the
+//! images to the destination file share, and write the Opticon file that
+//! the import job reads.
 //!
 //! A batch lives in `<file share>/prodsync/<run ID>/batch-<index>/`, with the
 //! Opticon file `batch.opt` and the images under `IMAGES/`, each named after
@@ -14,8 +15,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::error::StepError;
-use super::{data_source_id, StepContext};
-use crate::machine::ImportConfigured;
+use super::{data_source_id, volume_source, StepContext};
+use crate::machine::{ImportConfigured, SnapshotInfo, SourceInfo};
 use crate::opticon::{self, OpticonDocument, OpticonPage};
 use crate::relativity::wire::ProducedImage;
 
@@ -37,11 +38,155 @@ pub(super) struct PreparedBatch {
     pub source_id: Uuid,
 }
 
-/// One image file to copy into the batch.
-struct Copy {
-    from: PathBuf,
-    to: PathBuf,
-    expected_size: i64,
+/// One document to push, with its pages in order.
+#[derive(Debug, Clone)]
+pub(super) struct BatchDocument {
+    /// Control number from the export or the source volume's DAT.
+    pub control_number: Option<String>,
+    pub pages: Vec<SourcePage>,
+}
+
+/// One page to push: its Bates number and where its image is read from.
+#[derive(Debug, Clone)]
+pub(super) struct SourcePage {
+    pub bates: String,
+    /// Local path of the image; pages of a multi-page file share it.
+    pub image: PathBuf,
+    /// The image's file name at the source, for its extension.
+    pub file_name: String,
+    /// Size the source lists, when it lists one.
+    pub expected_size: Option<u64>,
+}
+
+/// One image file to copy.
+pub(super) struct ImageCopy {
+    pub from: PathBuf,
+    pub to: PathBuf,
+    pub expected_size: Option<u64>,
+}
+
+/// Where the batches' documents come from.
+pub(super) enum DocumentSource {
+    /// The snapshot's export run, with the production's images on the
+    /// file share.
+    Export {
+        workspace: i64,
+        production: i64,
+        export_run_id: String,
+    },
+    /// The source volume's documents, read once for the whole import.
+    Volume(Vec<crate::loadfile::Document>),
+}
+
+impl DocumentSource {
+    /// Opens the documents of the snapshot: the export run as it is, or the
+    /// volume after checking that it did not change.
+    pub async fn open(
+        context: &StepContext,
+        configured: &ImportConfigured,
+    ) -> Result<DocumentSource, StepError> {
+        match (&configured.source, &configured.snapshot) {
+            (SourceInfo::Production(source), SnapshotInfo::Export(export)) => {
+                Ok(DocumentSource::Export {
+                    workspace: source.workspace,
+                    production: source.production,
+                    export_run_id: export.export_run_id.clone(),
+                })
+            }
+            (SourceInfo::Volume(_), SnapshotInfo::Volume(snapshot)) => {
+                let volume = volume_source::open_snapshot(context, snapshot).await?;
+                Ok(DocumentSource::Volume(volume.documents))
+            }
+            _ => Err(StepError::WrongState {
+                expected: "a snapshot of the same kind as the source",
+                found: "a source and a snapshot of different kinds".into(),
+            }),
+        }
+    }
+
+    /// Reads `count` documents from record `first`, with their pages.
+    pub async fn read(
+        &self,
+        context: &StepContext,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<BatchDocument>, StepError> {
+        match self {
+            DocumentSource::Export {
+                workspace,
+                production,
+                export_run_id,
+            } => {
+                read_export(
+                    context,
+                    *workspace,
+                    *production,
+                    export_run_id,
+                    first,
+                    count,
+                )
+                .await
+            }
+            DocumentSource::Volume(documents) => {
+                Ok(volume_source::batch_documents(documents, first, count))
+            }
+        }
+    }
+}
+
+/// Reads a block of the export run and the documents' produced images.
+async fn read_export(
+    context: &StepContext,
+    workspace: i64,
+    production: i64,
+    export_run_id: &str,
+    first: u64,
+    count: u64,
+) -> Result<Vec<BatchDocument>, StepError> {
+    let rows = context
+        .client
+        .retrieve_rows(workspace, export_run_id, first as i64, count as i64)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|row| row.artifact_id).collect();
+    let images = context
+        .client
+        .produced_images(workspace, production, &ids)
+        .await?;
+    let by_document = group_by_document(&ids, images, production)?;
+
+    let mut documents = Vec::with_capacity(rows.len());
+    for (row, images) in rows.iter().zip(by_document) {
+        let pages = images
+            .iter()
+            .map(|image| source_page(context, image))
+            .collect::<Result<_, _>>()?;
+        documents.push(BatchDocument {
+            control_number: row
+                .values
+                .first()
+                .and_then(|value| value.as_str())
+                .map(String::from),
+            pages,
+        });
+    }
+    Ok(documents)
+}
+
+fn source_page(context: &StepContext, image: &ProducedImage) -> Result<SourcePage, StepError> {
+    Ok(SourcePage {
+        bates: image.bates_number.clone(),
+        image: context.file_share.to_local(&image.location)?,
+        file_name: image.filename.clone(),
+        expected_size: u64::try_from(image.size).ok(),
+    })
+}
+
+/// Returns the first record and the document count of batch `index`.
+pub(super) fn batch_range(configured: &ImportConfigured, index: u64) -> (u64, u64) {
+    let batch_size = configured.job.batch_size;
+    let first_record = index * batch_size;
+    let count = batch_size.min(configured.snapshot.record_count() - first_record);
+    (first_record, count)
 }
 
 /// Prepares batch `index` of the snapshot.
@@ -49,33 +194,16 @@ struct Copy {
 pub(super) async fn prepare(
     context: &StepContext,
     configured: &ImportConfigured,
+    source: &DocumentSource,
     index: u64,
 ) -> Result<PreparedBatch, StepError> {
-    let source = &configured.source;
-    let batch_size = configured.job.batch_size;
-    let first_record = index * batch_size;
-    let count = batch_size.min(configured.snapshot.record_count - first_record);
-
-    let rows = context
-        .client
-        .retrieve_rows(
-            source.workspace,
-            &configured.snapshot.export_run_id,
-            first_record as i64,
-            count as i64,
-        )
-        .await?;
-    let documents: Vec<i64> = rows.iter().map(|row| row.artifact_id).collect();
-    let images = context
-        .client
-        .produced_images(source.workspace, source.production, &documents)
-        .await?;
-    let by_document = group_by_document(&documents, images, source.production)?;
+    let (first_record, count) = batch_range(configured, index);
+    let documents = source.read(context, first_record, count).await?;
 
     let dir = batch_dir(context, index);
     let image_dir = dir.join("IMAGES");
     create_dir(&image_dir).await?;
-    let (opticon_documents, copies) = plan(context, &by_document, &image_dir, index)?;
+    let (opticon_documents, copies) = plan(&documents, &image_dir, index);
     let bytes = copy_all(copies).await?;
 
     let opticon_path = dir.join("batch.opt");
@@ -189,34 +317,33 @@ fn group_by_document(
 /// Names each image after its page's Bates number and lists the copies;
 /// pages that share one file (a multi-page TIFF) share one copy.
 fn plan(
-    context: &StepContext,
-    by_document: &[Vec<ProducedImage>],
+    documents: &[BatchDocument],
     image_dir: &Path,
     index: u64,
-) -> Result<(Vec<OpticonDocument>, Vec<Copy>), StepError> {
+) -> (Vec<OpticonDocument>, Vec<ImageCopy>) {
     let volume = format!("PRODSYNC{index:06}");
     let mut copies = Vec::new();
-    let mut copied: HashMap<&str, String> = HashMap::new();
-    let mut documents = Vec::with_capacity(by_document.len());
+    let mut copied: HashMap<&Path, String> = HashMap::new();
+    let mut opticon_documents = Vec::with_capacity(documents.len());
 
-    for images in by_document {
-        let mut pages = Vec::with_capacity(images.len());
-        for image in images {
-            let name = match copied.get(image.location.as_str()) {
+    for document in documents {
+        let mut pages = Vec::with_capacity(document.pages.len());
+        for page in &document.pages {
+            let name = match copied.get(page.image.as_path()) {
                 Some(name) => name.clone(),
                 None => {
-                    let name = file_name(&image.bates_number, &image.filename);
-                    copies.push(Copy {
-                        from: context.file_share.to_local(&image.location)?,
+                    let name = file_name(&page.bates, &page.file_name);
+                    copies.push(ImageCopy {
+                        from: page.image.clone(),
                         to: image_dir.join(&name),
-                        expected_size: image.size,
+                        expected_size: page.expected_size,
                     });
-                    copied.insert(&image.location, name.clone());
+                    copied.insert(&page.image, name.clone());
                     name
                 }
             };
             pages.push(OpticonPage {
-                key: image.bates_number.clone(),
+                key: page.bates.clone(),
                 volume: volume.clone(),
                 image_path: format!("IMAGES\\{name}"),
                 document_break: pages.is_empty(),
@@ -224,13 +351,13 @@ fn plan(
                 line: 0,
             });
         }
-        documents.push(OpticonDocument { pages });
+        opticon_documents.push(OpticonDocument { pages });
     }
-    Ok((documents, copies))
+    (opticon_documents, copies)
 }
 
 /// Builds a file name from a Bates number and the source file's extension.
-fn file_name(bates: &str, source_name: &str) -> String {
+pub(super) fn file_name(bates: &str, source_name: &str) -> String {
     let safe: String = bates
         .chars()
         .map(|c| {
@@ -248,14 +375,14 @@ fn file_name(bates: &str, source_name: &str) -> String {
 }
 
 /// Copies the images, a few at a time; returns the bytes copied.
-async fn copy_all(copies: Vec<Copy>) -> Result<u64, StepError> {
+pub(super) async fn copy_all(copies: Vec<ImageCopy>) -> Result<u64, StepError> {
     stream::iter(copies.into_iter().map(copy_one))
         .buffer_unordered(COPY_CONCURRENCY)
         .try_fold(0u64, |total, bytes| async move { Ok(total + bytes) })
         .await
 }
 
-async fn copy_one(copy: Copy) -> Result<u64, StepError> {
+async fn copy_one(copy: ImageCopy) -> Result<u64, StepError> {
     let bytes = tokio::fs::copy(&copy.from, &copy.to)
         .await
         .map_err(|source| StepError::Io {
@@ -263,17 +390,17 @@ async fn copy_one(copy: Copy) -> Result<u64, StepError> {
             path: copy.from.clone(),
             source,
         })?;
-    if copy.expected_size >= 0 && bytes != copy.expected_size as u64 {
-        return Err(StepError::SizeMismatch {
+    match copy.expected_size {
+        Some(expected) if expected != bytes => Err(StepError::SizeMismatch {
             path: copy.from,
-            expected: copy.expected_size,
+            expected,
             found: bytes,
-        });
+        }),
+        _ => Ok(bytes),
     }
-    Ok(bytes)
 }
 
-async fn create_dir(dir: &Path) -> Result<(), StepError> {
+pub(super) async fn create_dir(dir: &Path) -> Result<(), StepError> {
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(|source| StepError::Io {
@@ -284,8 +411,10 @@ async fn create_dir(dir: &Path) -> Result<(), StepError> {
 }
 
 /// Writes a file through a temporary name, so a reader never sees half.
-async fn write_atomically(path: &Path, text: String) -> Result<(), StepError> {
-    let temporary = path.with_extension("opt.partial");
+pub(super) async fn write_atomically(path: &Path, text: String) -> Result<(), StepError> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".partial");
+    let temporary = PathBuf::from(temporary);
     let io_error = |source| StepError::Io {
         action: "write",
         path: path.to_path_buf(),

@@ -5,10 +5,15 @@
 //! The job ID derives from the run ID, so a later process finds the same
 //! job again. Running the step again is safe: a job that already exists is
 //! taken as it is and only the calls it still lacks are made.
+//!
+//! A `load_file` destination has no job: the step lays out the volume's
+//! folders instead, and the import step writes the files.
 
 use super::error::{wrong_state, StepError};
-use super::{import_job_id, Outcome, StepContext};
-use crate::machine::{ImportConfigured, ImportJobInfo, SyncState};
+use super::{import_job_id, volume_destination, Outcome, StepContext};
+use crate::machine::{
+    DestinationInfo, ImportConfigured, ImportJobInfo, ImportTarget, ProductionSetInfo, SyncState,
+};
 use crate::relativity::{wire, ClientError};
 use crate::workflow::{ImportOptions, Overwrite};
 
@@ -19,9 +24,34 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     let SyncState::SnapshotCreated(created) = state else {
         return Err(wrong_state("SnapshotCreated", state));
     };
-    let workspace = created.destination.workspace;
+    let target = match &created.destination {
+        DestinationInfo::ProductionSet(set) => configure_job(context, set).await?,
+        DestinationInfo::Volume(volume) => volume_destination::lay_out(context, volume).await?,
+    };
+
+    let batch_size = context.workflow.import.batch_size;
+    let batch_count = created.snapshot.record_count().div_ceil(batch_size);
+    tracing::info!(run_id = %context.run_id, ?target, batch_count, "import configured");
+    Ok(SyncState::ImportConfigured(ImportConfigured {
+        source: created.source.clone(),
+        destination: created.destination.clone(),
+        snapshot: created.snapshot.clone(),
+        job: ImportJobInfo {
+            batch_size,
+            batch_count,
+            target,
+        },
+    }))
+}
+
+/// Creates, configures and begins the import job, making only the calls
+/// an earlier attempt did not.
+async fn configure_job(
+    context: &StepContext,
+    destination: &ProductionSetInfo,
+) -> Result<ImportTarget, StepError> {
+    let workspace = destination.workspace;
     let job_id = import_job_id(&context.run_id);
-    let options = &context.workflow.import;
     let client = &context.client;
 
     let created_now = create_job(context, workspace, job_id).await?;
@@ -31,7 +61,7 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
         client.job_details(workspace, job_id).await?.state
     };
     if state == "New" {
-        let settings = import_settings(options, created.destination.production_set);
+        let settings = import_settings(&context.workflow.import, destination.production_set);
         client
             .configure_documents(workspace, job_id, settings)
             .await?;
@@ -39,19 +69,7 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     if state == "New" || state == "Configured" {
         client.begin_job(workspace, job_id).await?;
     }
-
-    let batch_count = created.snapshot.record_count.div_ceil(options.batch_size);
-    tracing::info!(run_id = %context.run_id, %job_id, batch_count, "import job configured");
-    Ok(SyncState::ImportConfigured(ImportConfigured {
-        source: created.source.clone(),
-        destination: created.destination.clone(),
-        snapshot: created.snapshot.clone(),
-        job: ImportJobInfo {
-            job_id,
-            batch_size: options.batch_size,
-            batch_count,
-        },
-    }))
+    Ok(ImportTarget::Job { job_id })
 }
 
 /// Creates the job; returns false when a job with this ID already exists,

@@ -89,7 +89,7 @@ pub enum StepError {
     #[error("image {path} has {found} bytes, but the server lists {expected}; the file share copy is incomplete")]
     SizeMismatch {
         path: PathBuf,
-        expected: i64,
+        expected: u64,
         found: u64,
     },
 
@@ -140,6 +140,45 @@ pub enum StepError {
         path: PathBuf,
         message: String,
     },
+
+    #[error("cannot read source volume {path}: {message}")]
+    VolumeUnreadable { path: PathBuf, message: String },
+
+    #[error("source volume {opticon} has {count} problems that stop the push: {listed}; fix them, or set source.load_file.on_problem to \"skip\" to leave those records out")]
+    VolumeProblems {
+        opticon: PathBuf,
+        count: usize,
+        listed: String,
+    },
+
+    #[error("source volume {opticon} has no documents left to push ({skipped} skipped); check the Opticon file")]
+    VolumeEmpty { opticon: PathBuf, skipped: usize },
+
+    #[error("source volume {opticon} changed since it was validated: {what}; start a new run to push the changed volume")]
+    VolumeChanged { opticon: PathBuf, what: String },
+
+    #[error("destination folder {folder} already holds volume {volume} ({found}); choose another folder or volume name, or move the earlier volume away")]
+    VolumeExists {
+        folder: PathBuf,
+        volume: String,
+        found: PathBuf,
+    },
+
+    #[error("destination folder {folder} is not writable: {source}; check destination.load_file.folder and its permissions")]
+    FolderNotWritable {
+        folder: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{field} {value:?} of document {control_number} contains a DAT delimiter (þ or DC4), which the Concordance format cannot hold; rename it in the source")]
+    DelimiterInValue {
+        field: &'static str,
+        value: String,
+        control_number: String,
+    },
+
+    #[error("written volume {opticon} does not read back as written: {message}")]
+    VolumeMismatch { opticon: PathBuf, message: String },
 
     #[error("step {step} cannot be executed; the engine applies it")]
     NotAStep { step: crate::machine::StepName },

@@ -12,14 +12,21 @@
 //! so before it adds anything the step asks the server which of the next
 //! unrecorded batches it already holds, and records those from their
 //! Opticon files instead of adding them again.
+//!
+//! A `load_file` destination has no job: the volume writer in
+//! `volume_destination` takes the batches instead.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::batch::{self, PreparedBatch};
+use uuid::Uuid;
+
+use super::batch::{self, DocumentSource, PreparedBatch};
 use super::error::{wrong_state, StepError};
-use super::{data_source_id, Outcome, StepContext};
-use crate::machine::{Done, ImportConfigured, SyncState};
+use super::{data_source_id, volume_destination, Outcome, StepContext};
+use crate::machine::{
+    DestinationInfo, Done, ImportConfigured, ImportTarget, ProductionSetInfo, SyncState,
+};
 use crate::relativity::{wire, ClientError};
 use crate::store::BatchRecord;
 
@@ -36,55 +43,94 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     let SyncState::ImportConfigured(configured) = state else {
         return Err(wrong_state("ImportConfigured", state));
     };
+    let (set, job_id) = match (&configured.destination, &configured.job.target) {
+        (DestinationInfo::ProductionSet(set), ImportTarget::Job { job_id }) => (set, *job_id),
+        (DestinationInfo::Volume(volume), ImportTarget::Volume { .. }) => {
+            return volume_destination::write(context, configured, volume).await;
+        }
+        _ => {
+            return Err(StepError::WrongState {
+                expected: "an import target of the same kind as the destination",
+                found: "a destination and an import target of different kinds".into(),
+            })
+        }
+    };
+    let job = JobImport {
+        configured,
+        set,
+        job_id,
+    };
 
-    push_batches(context, configured).await?;
+    push_batches(context, &job).await?;
     context.check_cancelled()?;
-    end_job(context, configured).await?;
+    end_job(context, &job).await?;
     crate::crashpoint::hit("after_end_job");
     context.progress.waiting();
-    let waited = wait_for_job(context, configured).await;
+    let waited = wait_for_job(context, &job).await;
     context.progress.finish();
     waited?;
 
     let batches = context.store.batches(&context.run_id)?;
     let pages: u64 = batches.iter().map(|batch| batch.pages).sum();
-    verify(context, configured, &batches, pages).await?;
+    verify(context, &job, &batches, pages).await?;
 
     tracing::info!(run_id = %context.run_id, pages, "import verified");
-    Ok(SyncState::Done(Done {
+    Ok(SyncState::Done(done_state(configured, &batches)))
+}
+
+/// An import into a server job: the configured state, with the destination
+/// production set and the job ID taken out of their kinds.
+struct JobImport<'a> {
+    configured: &'a ImportConfigured,
+    set: &'a ProductionSetInfo,
+    job_id: Uuid,
+}
+
+/// Builds `Done` from the recorded batches.
+pub(super) fn done_state(configured: &ImportConfigured, batches: &[BatchRecord]) -> Done {
+    Done {
         source: configured.source.clone(),
         destination: configured.destination.clone(),
         job: configured.job.clone(),
         documents: batches.iter().map(|batch| batch.documents).sum(),
-        pages,
+        pages: batches.iter().map(|batch| batch.pages).sum(),
         bytes: batches.iter().map(|batch| batch.bytes).sum(),
         first_bates: batches.first().and_then(|batch| batch.first_bates.clone()),
         last_bates: batches.last().and_then(|batch| batch.last_bates.clone()),
-    }))
+    }
 }
 
-/// Prepares and adds each batch not yet recorded.
-async fn push_batches(
+/// Reports the documents that earlier attempts already handled to the
+/// progress display.
+pub(super) fn start_progress(
     context: &StepContext,
     configured: &ImportConfigured,
-) -> Result<(), StepError> {
-    let done = context.store.completed_batches(&context.run_id)?;
+    done: &BTreeSet<u64>,
+) {
     let batch_size = configured.job.batch_size;
-    let record_count = configured.snapshot.record_count;
+    let record_count = configured.snapshot.record_count();
     let done_documents = done
         .iter()
         .map(|index| batch_size.min(record_count - index * batch_size))
         .sum();
     context.progress.start(record_count, done_documents);
+}
 
-    let done = reconcile(context, configured, done).await?;
+/// Prepares and adds each batch not yet recorded.
+async fn push_batches(context: &StepContext, job: &JobImport<'_>) -> Result<(), StepError> {
+    let configured = job.configured;
+    let done = context.store.completed_batches(&context.run_id)?;
+    start_progress(context, configured, &done);
+
+    let done = reconcile(context, job, done).await?;
+    let source = DocumentSource::open(context, configured).await?;
     for index in 0..configured.job.batch_count {
         if done.contains(&index) {
             continue;
         }
         context.check_cancelled()?;
-        let prepared = batch::prepare(context, configured, index).await?;
-        add_data_source(context, configured, &prepared).await?;
+        let prepared = batch::prepare(context, configured, &source, index).await?;
+        add_data_source(context, job, &prepared).await?;
         crate::crashpoint::hit(&format!("after_data_source:{index}"));
         let holder = context.lease_holder.as_deref();
         context
@@ -107,14 +153,15 @@ async fn push_batches(
 /// order, so none after that one can be there. Returns the completed set.
 async fn reconcile(
     context: &StepContext,
-    configured: &ImportConfigured,
+    job: &JobImport<'_>,
     mut done: BTreeSet<u64>,
 ) -> Result<BTreeSet<u64>, StepError> {
+    let configured = job.configured;
     for index in 0..configured.job.batch_count {
         if done.contains(&index) {
             continue;
         }
-        if !server_has_batch(context, configured, index).await? {
+        if !server_has_batch(context, job, index).await? {
             break;
         }
         let prepared = batch::read_back(context, configured, index).await?;
@@ -135,17 +182,13 @@ async fn reconcile(
 /// Asks the server whether the job holds batch `index`'s data source.
 async fn server_has_batch(
     context: &StepContext,
-    configured: &ImportConfigured,
+    job: &JobImport<'_>,
     index: u64,
 ) -> Result<bool, StepError> {
     let source_id = data_source_id(&context.run_id, index);
     let details = context
         .client
-        .data_source_details(
-            configured.destination.workspace,
-            configured.job.job_id,
-            source_id,
-        )
+        .data_source_details(job.set.workspace, job.job_id, source_id)
         .await;
     match details {
         Ok(_) => Ok(true),
@@ -156,9 +199,9 @@ async fn server_has_batch(
 }
 
 /// Ends the job unless an earlier attempt already did and it finished.
-async fn end_job(context: &StepContext, configured: &ImportConfigured) -> Result<(), StepError> {
-    let workspace = configured.destination.workspace;
-    let job_id = configured.job.job_id;
+async fn end_job(context: &StepContext, job: &JobImport<'_>) -> Result<(), StepError> {
+    let workspace = job.set.workspace;
+    let job_id = job.job_id;
     let details = context.client.job_details(workspace, job_id).await?;
     if details.is_finished {
         return Ok(());
@@ -172,7 +215,7 @@ async fn end_job(context: &StepContext, configured: &ImportConfigured) -> Result
 /// whose answer was lost added it.
 async fn add_data_source(
     context: &StepContext,
-    configured: &ImportConfigured,
+    job: &JobImport<'_>,
     prepared: &PreparedBatch,
 ) -> Result<(), StepError> {
     let settings = wire::DataSourceSettings {
@@ -181,8 +224,8 @@ async fn add_data_source(
         end_of_line: 0,
         start_line: 0,
     };
-    let workspace = configured.destination.workspace;
-    let job_id = configured.job.job_id;
+    let workspace = job.set.workspace;
+    let job_id = job.job_id;
     let added = context
         .client
         .add_data_source(workspace, job_id, prepared.source_id, settings)
@@ -224,12 +267,9 @@ fn record(context: &StepContext, prepared: &PreparedBatch) -> BatchRecord {
 }
 
 /// Polls the job until it finishes or `import.wait_seconds` pass.
-async fn wait_for_job(
-    context: &StepContext,
-    configured: &ImportConfigured,
-) -> Result<(), StepError> {
-    let workspace = configured.destination.workspace;
-    let job_id = configured.job.job_id;
+async fn wait_for_job(context: &StepContext, job: &JobImport<'_>) -> Result<(), StepError> {
+    let workspace = job.set.workspace;
+    let job_id = job.job_id;
     let limit = Duration::from_secs(context.workflow.import.wait_seconds);
     let started = Instant::now();
 
@@ -244,7 +284,7 @@ async fn wait_for_job(
             return Err(StepError::JobFailed {
                 job_id: job_id.to_string(),
                 state: details.state,
-                details: item_errors(context, configured).await,
+                details: item_errors(context, job).await,
             });
         }
         if started.elapsed() >= limit {
@@ -260,12 +300,13 @@ async fn wait_for_job(
 /// Checks the job's counts and the destination's page count.
 async fn verify(
     context: &StepContext,
-    configured: &ImportConfigured,
+    job: &JobImport<'_>,
     batches: &[BatchRecord],
     pages: u64,
 ) -> Result<(), StepError> {
-    let destination = &configured.destination;
-    let job_id = configured.job.job_id;
+    let configured = job.configured;
+    let destination = job.set;
+    let job_id = job.job_id;
     let progress = context
         .client
         .job_progress(destination.workspace, job_id)
@@ -282,7 +323,7 @@ async fn verify(
                 batches.len(),
                 configured.job.batch_count
             ),
-            details: item_errors(context, configured).await,
+            details: item_errors(context, job).await,
         });
     }
 
@@ -304,7 +345,7 @@ async fn verify(
 
 /// Quotes the first item errors of the run's data sources, for a failure
 /// message; a failure to read them is quoted instead.
-async fn item_errors(context: &StepContext, configured: &ImportConfigured) -> String {
+async fn item_errors(context: &StepContext, job: &JobImport<'_>) -> String {
     let batches = match context.store.batches(&context.run_id) {
         Ok(batches) => batches,
         Err(error) => return format!("item errors unavailable: {error}"),
@@ -317,8 +358,8 @@ async fn item_errors(context: &StepContext, configured: &ImportConfigured) -> St
         let errors = context
             .client
             .item_errors(
-                configured.destination.workspace,
-                configured.job.job_id,
+                job.set.workspace,
+                job.job_id,
                 source_id,
                 0,
                 QUOTED_ITEM_ERRORS,

@@ -6,6 +6,10 @@
 //! the engine checks and records every outcome in one place. The import step
 //! records its completed batches as it goes, because a batch is progress
 //! inside one transition, not a transition.
+//!
+//! Sources and destinations come in two kinds each: a workspace (production,
+//! production set) or a load-file volume. The steps branch on the kind and
+//! leave the volume work to `volume_source` and `volume_destination`.
 
 mod batch;
 mod configure_import;
@@ -15,6 +19,8 @@ mod import;
 mod recheck;
 mod validate_destination;
 mod validate_source;
+mod volume_destination;
+mod volume_source;
 
 use std::sync::Arc;
 

@@ -6,18 +6,39 @@
 //! A production set can take an import when its status is New and it has no
 //! data sources, or when an import created it: the rule Integration Points
 //! enforces.
+//!
+//! A `load_file` destination is instead a folder that can be created and
+//! written, and that holds no earlier volume of the same name.
 
 use super::error::{wrong_state, Role, StepError};
 use super::validate_source::check_workspace;
-use super::{Outcome, StepContext};
-use crate::machine::{DestinationInfo, DestinationValidated, SyncState};
+use super::{volume_destination, Outcome, StepContext};
+use crate::machine::{DestinationInfo, DestinationValidated, ProductionSetInfo, SyncState};
 use crate::relativity::{wire, ClientError};
+use crate::workflow::{Destination, WorkspaceDestination};
 
 pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     let SyncState::SourceValidated(validated) = state else {
         return Err(wrong_state("SourceValidated", state));
     };
-    let destination = &context.workflow.destination;
+    let destination = match &context.workflow.destination {
+        Destination::Workspace(destination) => {
+            DestinationInfo::ProductionSet(validate_production_set(context, destination).await?)
+        }
+        Destination::LoadFile(destination) => {
+            DestinationInfo::Volume(volume_destination::validate(context, destination).await?)
+        }
+    };
+    Ok(SyncState::DestinationValidated(DestinationValidated {
+        source: validated.source.clone(),
+        destination,
+    }))
+}
+
+async fn validate_production_set(
+    context: &StepContext,
+    destination: &WorkspaceDestination,
+) -> Result<ProductionSetInfo, StepError> {
     let Some(production_set) = destination.production_set else {
         return Err(StepError::Unsupported {
             what: "a folder destination",
@@ -44,16 +65,13 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     }
 
     tracing::info!(run_id = %context.run_id, workspace, production_set, "destination validated");
-    Ok(SyncState::DestinationValidated(DestinationValidated {
-        source: validated.source.clone(),
-        destination: DestinationInfo {
-            workspace,
-            production_set,
-            name: production.name,
-            status: production.metadata.status,
-            image_count_before: production.metadata.total_images_count,
-        },
-    }))
+    Ok(ProductionSetInfo {
+        workspace,
+        production_set,
+        name: production.name,
+        status: production.metadata.status,
+        image_count_before: production.metadata.total_images_count,
+    })
 }
 
 async fn read_destination(

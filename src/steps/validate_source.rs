@@ -1,11 +1,13 @@
 //! Configured → SourceValidated: the source production exists, this user
 //! can see it and export from its workspace, and it is produced (it has
-//! images).
+//! images). A `load_file` source is instead a volume that opens and passes
+//! its checks, with the problem records skipped when the workflow says so.
 
 use super::error::{wrong_state, Role, StepError};
-use super::{Outcome, StepContext};
-use crate::machine::{SourceInfo, SourceValidated, SyncState};
+use super::{volume_source, Outcome, StepContext};
+use crate::machine::{ProductionInfo, SourceInfo, SourceValidated, SyncState};
 use crate::relativity::{wire, ClientError};
+use crate::workflow::{Source, WorkspaceSource};
 
 /// Production statuses whose images can be pushed.
 const PRODUCED_STATUSES: [&str; 2] = ["Produced", "ProducedWithErrors"];
@@ -14,7 +16,29 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     let SyncState::Configured = state else {
         return Err(wrong_state("Configured", state));
     };
-    let source = &context.workflow.source;
+    let source = match &context.workflow.source {
+        Source::Workspace(source) => {
+            SourceInfo::Production(validate_production(context, source).await?)
+        }
+        Source::LoadFile(source) => {
+            let volume = volume_source::validate(context, source).await?;
+            tracing::info!(
+                run_id = %context.run_id,
+                opticon = %volume.opticon.display(),
+                documents = volume.documents,
+                skipped = volume.skipped.len(),
+                "source volume validated"
+            );
+            SourceInfo::Volume(volume)
+        }
+    };
+    Ok(SyncState::SourceValidated(SourceValidated { source }))
+}
+
+async fn validate_production(
+    context: &StepContext,
+    source: &WorkspaceSource,
+) -> Result<ProductionInfo, StepError> {
     let Some(production_id) = source.production else {
         return Err(StepError::Unsupported {
             what: "a saved-search source",
@@ -37,17 +61,15 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
         images = production.metadata.total_images_count,
         "source production validated"
     );
-    Ok(SyncState::SourceValidated(SourceValidated {
-        source: SourceInfo {
-            workspace,
-            production: production_id,
-            name: production.name,
-            status: production.metadata.status,
-            image_count: production.metadata.total_images_count,
-            first_bates: production.details.first_bates_value,
-            last_bates: production.details.last_bates_value,
-        },
-    }))
+    Ok(ProductionInfo {
+        workspace,
+        production: production_id,
+        name: production.name,
+        status: production.metadata.status,
+        image_count: production.metadata.total_images_count,
+        first_bates: production.details.first_bates_value,
+        last_bates: production.details.last_bates_value,
+    })
 }
 
 /// Checks that this user can open the workspace (Case View on workspace -1).

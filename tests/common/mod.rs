@@ -14,7 +14,10 @@ use prodsync::machine::SyncState;
 use prodsync::relativity::{ClientConfig, Credentials, RelativityClient};
 use prodsync::steps::{NoProgress, StepContext};
 use prodsync::store::{NewRun, Store};
-use prodsync::workflow::{Connection, Destination, ImportOptions, Overwrite, Source, Workflow};
+use prodsync::workflow::{
+    Connection, Destination, ImportOptions, Overwrite, Source, Workflow, WorkspaceDestination,
+    WorkspaceSource,
+};
 
 pub const SOURCE_WS: i64 = 1_017_266;
 pub const DEST_WS: i64 = 1_017_267;
@@ -207,16 +210,16 @@ pub fn workflow(source_production: i64, destination_set: i64) -> Workflow {
             timeout_seconds: 30,
             emulator: None,
         },
-        source: Source {
+        source: Source::Workspace(WorkspaceSource {
             workspace: SOURCE_WS,
             production: Some(source_production),
             saved_search: None,
-        },
-        destination: Destination {
+        }),
+        destination: Destination::Workspace(WorkspaceDestination {
             workspace: DEST_WS,
             production_set: Some(destination_set),
             folder: None,
-        },
+        }),
         import: ImportOptions {
             batch_size: 4,
             bates_field: "Bates Number".into(),
