@@ -280,7 +280,9 @@ impl Engine {
             state: serde_json::Value::Null,
         };
         let holder = self.context.lease_holder.as_deref();
-        let seq = self.context.store.record_transition(&record, to, holder)?;
+        let seq = crate::metrics::time_checkpoint(|| {
+            self.context.store.record_transition(&record, to, holder)
+        })?;
         crate::crashpoint::hit(&format!("after_transition:{}", to.name()));
         Ok(seq)
     }

@@ -23,6 +23,7 @@ pub mod engine;
 pub mod fileshare;
 pub mod loadfile;
 pub mod machine;
+pub mod metrics;
 pub mod opticon;
 pub mod relativity;
 pub mod retry;

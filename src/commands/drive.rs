@@ -21,8 +21,10 @@ pub async fn drive(
     mode: Drive,
     run_id: &str,
     db: &Path,
+    stats: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let store = session.engine.context().store.clone();
     let stopper = tokio::spawn(stop_on_signal(session.cancel_token()));
     let result = session.drive(mode).await;
     stopper.abort();
@@ -30,6 +32,9 @@ pub async fn drive(
         emulator.shutdown().await;
     }
     let resumed = result.with_context(|| format!("run {run_id} stopped"))?;
+    if let Some(path) = stats {
+        write_stats(path, run_id, started, db)?;
+    }
 
     let end = match resumed {
         Resumed::AlreadyDone(end) => {
@@ -39,7 +44,48 @@ pub async fn drive(
         Resumed::Finished(end) => end,
     };
     print_summary(run_id, &end, started, db);
+    print_head(&store, run_id);
     Ok(exit_code(&end))
+}
+
+/// What `--stats-json` writes.
+#[derive(Debug, serde::Serialize)]
+struct Stats<'a> {
+    run_id: &'a str,
+    wall_seconds: f64,
+    #[serde(flatten)]
+    counters: prodsync::metrics::Snapshot,
+    /// Mean seconds of a bare one-row SQLite commit in the same mode,
+    /// measured after the run next to the database.
+    bare_commit_seconds: f64,
+}
+
+fn write_stats(path: &Path, run_id: &str, started: Instant, db: &Path) -> anyhow::Result<()> {
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let dir = db
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let bare_commit_seconds = prodsync::metrics::bare_commit_seconds(dir, 2_000)
+        .context("cannot measure a bare SQLite commit")?;
+    let stats = Stats {
+        run_id,
+        wall_seconds,
+        counters: prodsync::metrics::snapshot(),
+        bare_commit_seconds,
+    };
+    std::fs::write(path, serde_json::to_string_pretty(&stats)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Prints the head of the run's audit chain; an auditor keeps it to pass
+/// to `prodsync verify --head` later.
+fn print_head(store: &prodsync::store::Store, run_id: &str) {
+    match prodsync::audit::verify::head(store, run_id) {
+        Ok(Some(head)) => println!("  head:      {head}"),
+        Ok(None) => println!("  head:      none (no entry recorded)"),
+        Err(error) => tracing::warn!(%run_id, %error, "cannot read the audit chain's head"),
+    }
 }
 
 fn exit_code(end: &SyncState) -> ExitCode {

@@ -39,5 +39,5 @@ pub async fn run(db: &Path, lease_ttl: Duration, args: ForkArgs) -> anyhow::Resu
     let session = session::open(store.clone(), run_id, Arc::new(Bar::new()), lease_ttl)
         .await
         .with_context(|| format!("cannot open run {run_id}"))?;
-    super::drive::drive(session, Drive::Resume, run_id, db).await
+    super::drive::drive(session, Drive::Resume, run_id, db, None).await
 }

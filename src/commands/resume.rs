@@ -1,7 +1,7 @@
 //! `prodsync resume RUN_ID`: continue a stopped run from its last recorded
 //! transition. A `Done` run is left as it is.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,11 @@ use super::progress::Bar;
 pub struct ResumeArgs {
     /// Run ID, as printed by `prodsync run` or listed by `prodsync runs`.
     pub run_id: String,
+
+    /// Write run statistics (wall time, HTTP requests, checkpoint writes and
+    /// their time, a bare SQLite commit's time) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
 }
 
 pub async fn run(db: &Path, lease_ttl: Duration, args: ResumeArgs) -> anyhow::Result<ExitCode> {
@@ -31,5 +36,12 @@ pub async fn run(db: &Path, lease_ttl: Duration, args: ResumeArgs) -> anyhow::Re
     let session = session::open(store.clone(), &args.run_id, Arc::new(Bar::new()), lease_ttl)
         .await
         .with_context(|| format!("cannot open run {}", args.run_id))?;
-    super::drive::drive(session, Drive::Resume, &args.run_id, db).await
+    super::drive::drive(
+        session,
+        Drive::Resume,
+        &args.run_id,
+        db,
+        args.stats_json.as_deref(),
+    )
+    .await
 }

@@ -17,6 +17,11 @@ use super::progress::Bar;
 pub struct RunArgs {
     /// Workflow file (JSON), for example workflows/production-push.json.
     pub workflow: PathBuf,
+
+    /// Write run statistics (wall time, HTTP requests, checkpoint writes and
+    /// their time, a bare SQLite commit's time) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
 }
 
 pub async fn run(db: &Path, lease_ttl: Duration, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -31,5 +36,12 @@ pub async fn run(db: &Path, lease_ttl: Duration, args: RunArgs) -> anyhow::Resul
     let session = session::open(store.clone(), &run_id, Arc::new(Bar::new()), lease_ttl)
         .await
         .with_context(|| format!("cannot open run {run_id}"))?;
-    super::drive::drive(session, Drive::Start, &run_id, db).await
+    super::drive::drive(
+        session,
+        Drive::Start,
+        &run_id,
+        db,
+        args.stats_json.as_deref(),
+    )
+    .await
 }

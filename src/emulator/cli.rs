@@ -98,6 +98,12 @@ pub enum EmulatorCommand {
         /// Text before the 7-digit number of each Bates number.
         #[arg(long, default_value = "DEMO")]
         prefix: String,
+        /// Page width in pixels; small pages keep large productions small on disk.
+        #[arg(long, default_value_t = 850)]
+        page_width: u32,
+        /// Page height in pixels.
+        #[arg(long, default_value_t = 1100)]
+        page_height: u32,
     },
     /// Seed a produced production from an Opticon file and its images.
     SeedVolume {
@@ -215,13 +221,16 @@ pub async fn run(command: EmulatorCommand) -> anyhow::Result<()> {
             max_pages,
             seed,
             prefix,
+            page_width,
+            page_height,
         } => {
             let spec = DemoSpec {
                 documents,
                 max_pages,
                 seed,
                 bates_prefix: prefix,
-                ..DemoSpec::default()
+                page_width,
+                page_height,
             };
             let summary =
                 open(&target.data)?.seed_demo(target.workspace, target.production, &spec)?;

@@ -124,6 +124,7 @@ impl RelativityClient {
                 .body(body.clone());
         }
 
+        crate::metrics::count_request();
         let response = request
             .send()
             .await

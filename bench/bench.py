@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Benchmark of a production push: throughput, memory, requests, checkpoint
+cost, a baseline of the unavoidable work, and resume time.
+
+For each document count N it seeds an emulator with N generated documents
+(tiny TIFF pages so the disk suffices), serves it in its own process, and
+pushes the production with the engine in another process, so that the
+engine's peak resident memory is its own. In the same run it measures the
+baseline: copying the same image bytes plus the emulator importing the same
+pages from Opticon files prepared in advance, with no engine in between.
+
+Usage:
+  python3 bench/bench.py --sizes 10000 100000 1000000 --out bench/results.json
+  python3 bench/bench.py --sizes 1000 --quick        # a smoke run
+
+It builds the release binary first (cargo build --release) unless --binary
+is given. Only the Python standard library is used.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+SOURCE_WS = 1017266
+DEST_WS = 1017267
+PRODUCTION = 1040001
+PUSH_SET = 1040101
+BASELINE_SET = 1040102
+USER = "bench"
+PASSWORD = "bench-password"
+UNC_ROOT = "\\\\emulator\\fileshare"
+
+
+def run(command, **kwargs):
+    """Runs a command, failing loudly with its output."""
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"command failed ({result.returncode}): {' '.join(command)}\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def wait_with_rusage(process):
+    """Waits for a child and returns (exit status, peak RSS in MB)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss / 1024.0
+
+
+class Emulator:
+    """One emulator data folder, seeded, served in a child process."""
+
+    def __init__(self, binary, folder):
+        self.binary = binary
+        self.folder = folder
+        self.process = None
+        self.base_url = None
+
+    def cli(self, *args):
+        return run([self.binary, "emulator", *args, "--data", self.folder],
+                   env={**os.environ, "BENCH_PASSWORD": PASSWORD})
+
+    def seed(self, documents, max_pages):
+        self.cli("add-workspace", "--workspace", str(SOURCE_WS), "--name", "source")
+        self.cli("add-workspace", "--workspace", str(DEST_WS), "--name", "destination")
+        started = time.monotonic()
+        self.cli("seed-demo", "--workspace", str(SOURCE_WS), "--production", str(PRODUCTION),
+                 "--documents", str(documents), "--max-pages", str(max_pages), "--seed", "1",
+                 "--prefix", "BENCH", "--page-width", "64", "--page-height", "64")
+        seeded = time.monotonic() - started
+        for production in (PUSH_SET, BASELINE_SET):
+            self.cli("create-production-set", "--workspace", str(DEST_WS),
+                     "--production", str(production), "--name", f"set {production}")
+        self.cli("add-user", "--name", USER, "--password-env", "BENCH_PASSWORD", "--admin")
+        return seeded
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "emulator", "serve", "--data", self.folder, "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline()
+        if "http://" not in line:
+            sys.exit(f"emulator did not start: {line!r}")
+        self.base_url = line.split()[-1]
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait()
+            self.process = None
+
+    def call(self, method, path, body=None):
+        """Sends one REST call, as the client does, and returns the JSON."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base_url + "/Relativity.REST/api" + path,
+                                         data=data, method=method)
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        request.add_header("X-CSRF-Header", "-")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return json.loads(response.read() or b"null")
+
+
+def production_pages(folder):
+    """Lists (document, Bates, file path) of the source production's pages
+    from the emulator's database, in document and page order."""
+    connection = sqlite3.connect(os.path.join(folder, "emulator.db"))
+    rows = connection.execute(
+        "SELECT document, bates, location FROM pages WHERE workspace = ? AND production = ? "
+        "ORDER BY document, page_number", (SOURCE_WS, PRODUCTION)).fetchall()
+    connection.close()
+    return rows
+
+
+def write_workflow(folder, base_url, batch_size):
+    workflow = {
+        "name": "bench",
+        "relativity": {"url": base_url,
+                       "auth": {"kind": "basic", "username": USER, "password_env": "BENCH_PASSWORD"},
+                       "timeout_seconds": 600},
+        "source": {"workspace": SOURCE_WS, "production": PRODUCTION},
+        "destination": {"workspace": DEST_WS, "production_set": PUSH_SET},
+        "import": {"batch_size": batch_size, "bates_field": "Bates Number",
+                   "file_share": {"server_root": UNC_ROOT,
+                                  "local_root": os.path.join(folder, "fileshare")},
+                   "wait_seconds": 86400},
+    }
+    path = os.path.join(folder, "workflow.json")
+    with open(path, "w") as file:
+        json.dump(workflow, file)
+    return path
+
+
+def push(binary, folder, workflow, crash_at=None):
+    """Runs the engine; returns (exit code, wall s, peak RSS MB, stats)."""
+    stats_path = os.path.join(folder, "stats.json")
+    env = {**os.environ, "BENCH_PASSWORD": PASSWORD}
+    if crash_at:
+        env["PRODSYNC_CRASH_AT"] = crash_at
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [binary, "--db", os.path.join(folder, "prodsync.db"), "run", workflow,
+         "--stats-json", stats_path],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    code, peak_mb = wait_with_rusage(process)
+    wall = time.monotonic() - started
+    output = process.stdout.read()
+    stats = json.load(open(stats_path)) if os.path.exists(stats_path) else None
+    return code, wall, peak_mb, stats, output
+
+
+def batch_totals(folder):
+    connection = sqlite3.connect(os.path.join(folder, "prodsync.db"))
+    row = connection.execute("SELECT COUNT(*), SUM(documents), SUM(pages), SUM(bytes) FROM batches").fetchone()
+    connection.close()
+    return row
+
+
+def baseline(emulator, folder, pages, batch_size):
+    """Times the unavoidable work: copy the image bytes, then import them
+    from Opticon files prepared in advance. Returns (copy s, import s)."""
+    share = os.path.join(folder, "fileshare")
+    target = os.path.join(share, "baseline")
+    os.makedirs(target, exist_ok=True)
+
+    # Prepared in advance, untimed: one Opticon file per batch of documents.
+    documents = []
+    for document, bates, location in pages:
+        if not documents or documents[-1][0] != document:
+            documents.append((document, []))
+        documents[-1][1].append((bates, location))
+    sources = []
+    copies = []
+    for start in range(0, len(documents), batch_size):
+        lines = []
+        for document, document_pages in documents[start:start + batch_size]:
+            for index, (bates, location) in enumerate(document_pages):
+                relative = location[len(UNC_ROOT) + 1:].replace("\\", "/")
+                name = f"{bates}.tif"
+                copies.append((os.path.join(share, relative), os.path.join(target, name)))
+                first = "Y" if index == 0 else ""
+                count = str(len(document_pages)) if index == 0 else ""
+                lines.append(f"{bates},BASE,{name},{first},,,{count}\r\n")
+        path = os.path.join(target, f"batch-{start // batch_size:06}.opt")
+        with open(path, "w", newline="") as file:
+            file.writelines(lines)
+        sources.append(UNC_ROOT + "\\baseline\\" + os.path.basename(path))
+
+    started = time.monotonic()
+    for source, destination in copies:
+        shutil.copyfile(source, destination)
+    copy_seconds = time.monotonic() - started
+
+    job = str(uuid.uuid4())
+    base = f"/import-service/v1/workspaces/{DEST_WS}/import-jobs/{job}"
+    started = time.monotonic()
+    emulator.call("POST", base, {"applicationName": "baseline", "correlationID": job})
+    emulator.call("POST", base + "/documents-configurations", {"importSettings": {
+        "Overlay": None, "Image": {"PageNumbering": 1, "ProductionID": BASELINE_SET,
+                                   "LoadExtractedText": False, "FileType": 0},
+        "Fields": None, "Folder": None}})
+    emulator.call("POST", base + "/begin")
+    for path in sources:
+        emulator.call("POST", base + f"/sources/{uuid.uuid4()}", {"dataSourceSettings": {
+            "Path": path, "Type": 1, "EndOfLine": 0, "StartLine": 0}})
+    emulator.call("POST", base + "/end")
+    while not emulator.call("GET", base + "/details")["Value"]["IsFinished"]:
+        time.sleep(0.05)
+    import_seconds = time.monotonic() - started
+    progress = emulator.call("GET", base + "/progress")["Value"]
+    if progress["ImportedRecords"] != len(copies):
+        sys.exit(f"baseline imported {progress['ImportedRecords']} of {len(copies)} pages")
+    return copy_seconds, import_seconds
+
+
+def resume_probe(binary, folder, batch_size, documents):
+    """Stops a push half way with SIGKILL, resumes it, and returns the
+    seconds from starting `resume` to its first new batch recorded."""
+    batches = -(-documents // batch_size)
+    half = batches // 2
+    workflow = os.path.join(folder, "workflow.json")
+    code, _, _, _, output = push(binary, folder, workflow, crash_at=f"after_data_source:{half}")
+    if code != -9:
+        sys.exit(f"the push to stop half way ended with {code}: {output}")
+    run_id = output.split()[1]
+
+    env = {**os.environ, "BENCH_PASSWORD": PASSWORD}
+    started_wall = time.time()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [binary, "--db", os.path.join(folder, "prodsync.db"), "resume", run_id],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    code, peak_mb = wait_with_rusage(process)
+    total = time.monotonic() - started
+    connection = sqlite3.connect(os.path.join(folder, "prodsync.db"))
+    (first_new,) = connection.execute(
+        "SELECT completed_at FROM batches WHERE run_id = ? AND batch_index = ?",
+        (run_id, half + 1)).fetchone()
+    connection.close()
+    recorded = time.mktime(time.strptime(first_new[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    recorded += float("0." + first_new[20:23])
+    return {"exit": code, "to_first_new_batch_s": recorded - started_wall,
+            "resume_total_s": total, "resume_peak_rss_mb": peak_mb, "stopped_after_batch": half}
+
+
+def measure(binary, size, batch_size, max_pages, work, with_baseline, with_resume):
+    folder = os.path.join(work, f"n{size}")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    emulator = Emulator(binary, folder)
+    result = {"documents": size, "batch_size": batch_size}
+    result["seed_s"] = emulator.seed(size, max_pages)
+    emulator.start()
+    try:
+        workflow = write_workflow(folder, emulator.base_url, batch_size)
+        code, wall, peak_mb, stats, output = push(binary, folder, workflow)
+        if code != 0:
+            sys.exit(f"push of {size} documents ended with {code}: {output}")
+        batches, documents, pages, size_bytes = batch_totals(folder)
+        result.update({
+            "wall_s": wall, "push_s": stats["wall_seconds"], "peak_rss_mb": peak_mb,
+            "pages": pages, "bytes": size_bytes, "batches": batches,
+            "documents_per_s": documents / stats["wall_seconds"],
+            "pages_per_s": pages / stats["wall_seconds"],
+            "mb_per_s": size_bytes / 1e6 / stats["wall_seconds"],
+            "s_per_100k_documents": stats["wall_seconds"] / size * 100_000,
+            "http_requests": stats["http_requests"],
+            "checkpoint_writes": stats["checkpoint_writes"],
+            "checkpoint_s": stats["checkpoint_seconds"],
+            "checkpoint_s_per_write": stats["checkpoint_seconds"] / max(stats["checkpoint_writes"], 1),
+            "bare_commit_s": stats["bare_commit_seconds"],
+        })
+        result["checkpoint_ratio"] = result["checkpoint_s_per_write"] / result["bare_commit_s"]
+        if with_baseline:
+            copy_s, import_s = baseline(emulator, folder, production_pages(folder), batch_size)
+            result.update({"baseline_copy_s": copy_s, "baseline_import_s": import_s,
+                           "baseline_s": copy_s + import_s})
+            result["push_to_baseline"] = result["push_s"] / result["baseline_s"]
+        if with_resume:
+            os.remove(os.path.join(folder, "prodsync.db"))
+            emulator.cli("create-production-set", "--workspace", str(DEST_WS),
+                         "--production", str(PUSH_SET + 10), "--name", "resume set")
+            with open(workflow) as file:
+                text = json.load(file)
+            text["destination"]["production_set"] = PUSH_SET + 10
+            with open(workflow, "w") as file:
+                json.dump(text, file)
+            result["resume"] = resume_probe(binary, folder, batch_size, size)
+    finally:
+        emulator.stop()
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--max-pages", type=int, default=2)
+    parser.add_argument("--baseline-up-to", type=int, default=100_000,
+                        help="measure the baseline for sizes up to this many documents")
+    parser.add_argument("--resume-at", type=int, nargs="*", default=[],
+                        help="sizes at which to measure resume time")
+    parser.add_argument("--work", default=None, help="scratch folder (default: a temp folder)")
+    parser.add_argument("--binary", default=None, help="prodsync binary (default: build release)")
+    parser.add_argument("--out", default=None, help="write all results as JSON to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = parser.parse_args()
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    binary = args.binary
+    if binary is None:
+        run(["cargo", "build", "--release", "--quiet"], cwd=root)
+        binary = os.path.join(root, "target", "release", "prodsync")
+    work = args.work or tempfile.mkdtemp(prefix="prodsync-bench-")
+    results = []
+    try:
+        for size in args.sizes:
+            results.append(measure(binary, size, args.batch_size, args.max_pages, work,
+                                   size <= args.baseline_up_to, size in args.resume_at))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        with open(args.out, "w") as file:
+            json.dump({"machine": {"cores": os.cpu_count()}, "results": results}, file, indent=2)
+
+
+if __name__ == "__main__":
+    main()
