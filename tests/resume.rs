@@ -248,7 +248,10 @@ async fn resume_fails_when_snapshot_is_gone() {
     };
     fixture
         .client(ADMIN)
-        .delete_export(SOURCE_WS, &snapshot.snapshot.as_export().unwrap().export_run_id)
+        .delete_export(
+            SOURCE_WS,
+            &snapshot.snapshot.as_export().unwrap().export_run_id,
+        )
         .await
         .unwrap();
 
