@@ -11,6 +11,7 @@
 //! ends the run in `Failed` with the outcome `interrupted`, from which
 //! [`Engine::resume`] continues.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::machine::{self, Failed, IllegalTransition, StepName, SyncState};
@@ -148,7 +149,9 @@ impl Engine {
     ) -> Result<SyncState, EngineError> {
         let run_id = &self.context.run_id;
         let started_at = crate::store::now();
-        let clock = Instant::now();
+        let mut clock = Instant::now();
+        let step_clock = Instant::now();
+        let mut recorded_before = self.context.batches_recorded.load(Ordering::Relaxed);
         let mut attempt = self.next_attempt(step)?;
         let mut tries_here = 1;
         tracing::info!(%run_id, %step, from = %state.name(), attempt, "step started");
@@ -159,6 +162,14 @@ impl Engine {
             let Err(error) = &outcome else {
                 break outcome;
             };
+            let recorded = self.context.batches_recorded.load(Ordering::Relaxed);
+            if recorded != recorded_before {
+                // Batches went through since the last failure: the budget
+                // bounds failures in a row, not over a long import.
+                recorded_before = recorded;
+                tries_here = 1;
+                clock = Instant::now();
+            }
             let retry = &self.context.workflow.retry;
             let delay = match error.is_transient() {
                 true => retry.delay(tries_here + 1, clock.elapsed(), error.retry_after()),
@@ -202,7 +213,7 @@ impl Engine {
             %step,
             seq,
             to = %next.name(),
-            elapsed_ms = clock.elapsed().as_millis() as u64,
+            elapsed_ms = step_clock.elapsed().as_millis() as u64,
             "transition recorded"
         );
         Ok(next)

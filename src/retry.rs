@@ -4,7 +4,9 @@
 //! The engine retries a whole step when it fails with a transient error
 //! (connection error, time-out, 5xx, 429). Steps are written so that
 //! running one again repeats no work that was recorded as done. A
-//! `Retry-After` from the server sets the wait instead of the backoff.
+//! `Retry-After` from the server sets the wait instead of the backoff. The
+//! bounds apply to failures in a row: when an import records batches
+//! between two failures, its attempt budget and time budget start again.
 
 use std::time::Duration;
 
@@ -15,13 +17,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
-    /// Attempts of one step in one process, the first included.
+    /// Attempts of one step in a row without progress, the first included.
     pub max_attempts: u32,
     /// Backoff before the second attempt, in milliseconds.
     pub base_delay_ms: u64,
     /// Longest wait between two attempts, in milliseconds.
     pub max_delay_ms: u64,
-    /// Longest time one step may spend retrying, in seconds.
+    /// Longest time one step may spend failing in a row, in seconds.
     pub max_total_seconds: u64,
 }
 

@@ -164,6 +164,7 @@ async fn build(
         progress,
         cancel: CancellationToken::new(),
         lease_holder: Some(holder),
+        batches_recorded: Default::default(),
     };
     Ok(Session {
         engine: Engine::new(context),

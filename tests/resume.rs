@@ -6,82 +6,16 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::Duration;
 
+use common::binary::*;
 use common::*;
 use pretty_assertions::assert_eq;
-use prodsync::emulator::Emulator;
 use prodsync::engine::Resumed;
 use prodsync::machine::{StateName, SyncState};
 use prodsync::store::Store;
 use sha2::{Digest, Sha256};
-
-/// Runs the binary with `--db`, a short lease, and extra environment.
-fn prodsync(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_prodsync"));
-    command
-        .arg("--db")
-        .arg(db)
-        .arg("--lease-seconds")
-        .arg("5")
-        .args(args)
-        .env_remove("PRODSYNC_CRASH_AT");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("prodsync runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Writes a small demo workflow: 18 documents in batches of 4.
-fn demo_workflow(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/production-push.json"),
-    )
-    .unwrap()
-    .replace("\"documents\": 300", "\"documents\": 18")
-    .replace("\"max_pages\": 10", "\"max_pages\": 4")
-    .replace("\"batch_size\": 50", "\"batch_size\": 4");
-    let path = dir.join("demo.json");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn run_id_of(output: &Output) -> String {
-    let text = stdout(output);
-    let first = text.lines().next().unwrap_or_default().to_string();
-    first
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_else(|| panic!("no run ID in {text:?}"))
-        .to_string()
-}
-
-/// Asserts that the destination holds each source page exactly once, with
-/// the same bytes.
-fn assert_exactly_once(db: &Path, run_id: &str) {
-    let store = Store::open(db).unwrap();
-    let record = store.run(run_id).unwrap();
-    let emulator = Emulator::open(&record.emulator_dir.unwrap()).unwrap();
-    let source = emulator.list_production(SOURCE_WS, PRODUCED).unwrap();
-    let destination = emulator.list_production(DEST_WS, NEW_SET).unwrap();
-    let pairs = |pages: &[prodsync::emulator::ProducedPage]| -> Vec<(String, String)> {
-        pages
-            .iter()
-            .map(|page| (page.bates.clone(), page.sha256.clone()))
-            .collect()
-    };
-    assert_eq!(pairs(&destination), pairs(&source));
-}
 
 const CRASH_POINTS: &[&str] = &[
     "before_transition:SourceValidated",
@@ -104,7 +38,7 @@ fn killed_run_resumes_to_done_exactly_once() {
     for point in CRASH_POINTS {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("prodsync.db");
-        let workflow = demo_workflow(dir.path());
+        let workflow = demo_workflow(dir.path(), 18);
 
         let crashed = prodsync(
             &db,
@@ -146,7 +80,7 @@ fn killed_run_resumes_to_done_exactly_once() {
 fn run_killed_twice_resumes_to_done() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
-    let workflow = demo_workflow(dir.path());
+    let workflow = demo_workflow(dir.path(), 18);
     let crashed = prodsync(
         &db,
         &["run", workflow.to_str().unwrap()],
@@ -169,7 +103,7 @@ fn run_killed_twice_resumes_to_done() {
 fn resume_of_done_run_does_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
-    let workflow = demo_workflow(dir.path());
+    let workflow = demo_workflow(dir.path(), 18);
     let run = prodsync(&db, &["run", workflow.to_str().unwrap()], &[]);
     assert!(run.status.success(), "{}", stderr(&run));
     let run_id = run_id_of(&run);
@@ -269,7 +203,7 @@ async fn resume_fails_when_snapshot_is_gone() {
 fn second_runner_is_refused_naming_holder() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
-    let workflow = demo_workflow(dir.path());
+    let workflow = demo_workflow(dir.path(), 18);
     let crashed = prodsync(
         &db,
         &["run", workflow.to_str().unwrap()],
@@ -306,7 +240,7 @@ fn second_runner_is_refused_naming_holder() {
 fn expired_lease_can_be_taken_over() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
-    let workflow = demo_workflow(dir.path());
+    let workflow = demo_workflow(dir.path(), 18);
     let crashed = prodsync(
         &db,
         &["run", workflow.to_str().unwrap()],
@@ -357,7 +291,7 @@ fn corrupt_database_is_rejected_unchanged() {
 fn truncated_database_is_rejected_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
-    let workflow = demo_workflow(dir.path());
+    let workflow = demo_workflow(dir.path(), 18);
     let run = prodsync(&db, &["run", workflow.to_str().unwrap()], &[]);
     assert!(run.status.success());
     let bytes = std::fs::read(&db).unwrap();
@@ -381,7 +315,7 @@ fn read_only_database_is_rejected_unchanged() {
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
     let before = sha256_file(&db);
 
-    let workflow = demo_workflow(dir.path());
+    let workflow = demo_workflow(dir.path(), 18);
     let output = prodsync(&db, &["run", workflow.to_str().unwrap()], &[]);
     assert!(!output.status.success());
     let message = stderr(&output);
@@ -418,7 +352,7 @@ fn newer_schema_is_rejected_unchanged() {
 fn runs_lists_and_filters_by_state() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
-    let workflow = demo_workflow(dir.path());
+    let workflow = demo_workflow(dir.path(), 18);
     let done = run_id_of(&prodsync(&db, &["run", workflow.to_str().unwrap()], &[]));
     let stopped = run_id_of(&prodsync(
         &db,

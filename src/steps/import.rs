@@ -132,10 +132,7 @@ async fn push_batches(context: &StepContext, job: &JobImport<'_>) -> Result<(), 
         let prepared = batch::prepare(context, configured, &source, index).await?;
         add_data_source(context, job, &prepared).await?;
         crate::crashpoint::hit(&format!("after_data_source:{index}"));
-        let holder = context.lease_holder.as_deref();
-        context
-            .store
-            .record_batch(&record(context, &prepared), holder)?;
+        context.record_batch(&record(context, &prepared))?;
         context.progress.advance(prepared.documents, prepared.pages);
         tracing::info!(
             run_id = %context.run_id,
@@ -165,10 +162,7 @@ async fn reconcile(
             break;
         }
         let prepared = batch::read_back(context, configured, index).await?;
-        let holder = context.lease_holder.as_deref();
-        context
-            .store
-            .record_batch(&record(context, &prepared), holder)?;
+        context.record_batch(&record(context, &prepared))?;
         tracing::warn!(
             run_id = %context.run_id,
             batch = index,

@@ -22,6 +22,7 @@ mod validate_source;
 mod volume_destination;
 mod volume_source;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -32,7 +33,7 @@ pub use recheck::recheck;
 use crate::fileshare::FileShare;
 use crate::machine::{StepName, SyncState};
 use crate::relativity::RelativityClient;
-use crate::store::Store;
+use crate::store::{BatchRecord, Store};
 use crate::workflow::Workflow;
 
 /// What a step returns: the next state, or why it failed.
@@ -53,9 +54,21 @@ pub struct StepContext {
     /// Lease holder name that store writes are checked against; `None`
     /// writes without a lease (tests that drive single steps).
     pub lease_holder: Option<String>,
+    /// Batches recorded by this process; the engine's retry budget starts
+    /// again whenever it grows.
+    pub batches_recorded: AtomicU64,
 }
 
 impl StepContext {
+    /// Records a completed batch under this process's lease, and counts it
+    /// as progress and as a checkpoint write.
+    pub fn record_batch(&self, batch: &BatchRecord) -> Result<(), StepError> {
+        let holder = self.lease_holder.as_deref();
+        crate::metrics::time_checkpoint(|| self.store.record_batch(batch, holder))?;
+        self.batches_recorded.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Returns `Interrupted` once the run was asked to stop.
     pub fn check_cancelled(&self) -> Result<(), StepError> {
         if self.cancel.is_cancelled() {

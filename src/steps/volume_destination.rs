@@ -177,8 +177,7 @@ async fn write_batches(
             first_record,
             ..record
         };
-        let holder = context.lease_holder.as_deref();
-        context.store.record_batch(&record, holder)?;
+        context.record_batch(&record)?;
         context.progress.advance(record.documents, record.pages);
         tracing::info!(
             run_id = %context.run_id,

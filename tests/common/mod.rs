@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +130,7 @@ impl Fixture {
             progress: Arc::new(NoProgress),
             cancel: tokio_util::sync::CancellationToken::new(),
             lease_holder: None,
+            batches_recorded: Default::default(),
         }
     }
 
