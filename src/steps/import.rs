@@ -19,6 +19,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use super::batch::{self, DocumentSource, PreparedBatch};
@@ -30,8 +31,17 @@ use crate::machine::{
 use crate::relativity::{wire, ClientError};
 use crate::store::BatchRecord;
 
-/// Pause between polls of the job's state.
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// First pause between polls of the job's state; it doubles up to
+/// [`MAX_POLL_INTERVAL`], so a short tail is noticed at once and a long
+/// one costs few requests.
+const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Longest pause between polls of the job's state.
+const MAX_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Batches prepared at once: the next batch's export block, image lookup
+/// and file copies run while the current one is added and recorded.
+const PIPELINE_DEPTH: usize = 2;
 
 /// Import Service code for a data source ID the job does not hold.
 const SOURCE_NOT_FOUND: &str = "S.RUN.NOT.3401";
@@ -124,12 +134,14 @@ async fn push_batches(context: &StepContext, job: &JobImport<'_>) -> Result<(), 
 
     let done = reconcile(context, job, done).await?;
     let source = DocumentSource::open(context, configured).await?;
-    for index in 0..configured.job.batch_count {
-        if done.contains(&index) {
-            continue;
-        }
+    let pending = (0..configured.job.batch_count).filter(|index| !done.contains(index));
+    let mut prepared_batches = stream::iter(pending)
+        .map(|index| batch::prepare(context, configured, &source, index))
+        .buffered(PIPELINE_DEPTH);
+    while let Some(prepared) = prepared_batches.next().await {
         context.check_cancelled()?;
-        let prepared = batch::prepare(context, configured, &source, index).await?;
+        let prepared = prepared?;
+        let index = prepared.index;
         add_data_source(context, job, &prepared).await?;
         crate::crashpoint::hit(&format!("after_data_source:{index}"));
         context.record_batch(&record(context, &prepared))?;
@@ -266,6 +278,7 @@ async fn wait_for_job(context: &StepContext, job: &JobImport<'_>) -> Result<(), 
     let job_id = job.job_id;
     let limit = Duration::from_secs(context.workflow.import.wait_seconds);
     let started = Instant::now();
+    let mut interval = FIRST_POLL_INTERVAL;
 
     loop {
         context.check_cancelled()?;
@@ -287,7 +300,8 @@ async fn wait_for_job(context: &StepContext, job: &JobImport<'_>) -> Result<(), 
                 seconds: limit.as_secs(),
             });
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(MAX_POLL_INTERVAL);
     }
 }
 

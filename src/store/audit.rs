@@ -466,14 +466,19 @@ impl NextLink {
     }
 }
 
-/// Reads the run's chain mode and last link in one small query.
+/// Reads the run's chain mode and newest link. Each `MAX` reads one entry
+/// of its `(run_id, chain_seq)` index, and the hash is then read by that
+/// key, so the cost does not grow with the number of entries.
 const LAST_LINK_SQL: &str = "
     SELECT r.workflow_sha256, r.audit_chain, r.audit_key_id, last.chain_seq, last.hash
     FROM runs r LEFT JOIN (
-        SELECT chain_seq, hash FROM (
-            SELECT chain_seq, hash FROM transitions WHERE run_id = ?1 AND chain_seq IS NOT NULL
-            UNION ALL
-            SELECT chain_seq, hash FROM batches WHERE run_id = ?1 AND chain_seq IS NOT NULL)
+        SELECT chain_seq, hash FROM transitions
+        WHERE run_id = ?1
+          AND chain_seq = (SELECT MAX(chain_seq) FROM transitions WHERE run_id = ?1)
+        UNION ALL
+        SELECT chain_seq, hash FROM batches
+        WHERE run_id = ?1
+          AND chain_seq = (SELECT MAX(chain_seq) FROM batches WHERE run_id = ?1)
         ORDER BY chain_seq DESC LIMIT 1) last
     WHERE r.run_id = ?1";
 

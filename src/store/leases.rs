@@ -113,17 +113,14 @@ impl Store {
 
 fn read_lease(connection: &Connection, run_id: &str) -> rusqlite::Result<Option<Lease>> {
     connection
-        .query_row(
-            "SELECT holder, acquired_at, expires_ms FROM leases WHERE run_id = ?1",
-            [run_id],
-            |row| {
-                Ok(Lease {
-                    holder: row.get(0)?,
-                    acquired_at: row.get(1)?,
-                    expires_ms: row.get(2)?,
-                })
-            },
-        )
+        .prepare_cached("SELECT holder, acquired_at, expires_ms FROM leases WHERE run_id = ?1")?
+        .query_row([run_id], |row| {
+            Ok(Lease {
+                holder: row.get(0)?,
+                acquired_at: row.get(1)?,
+                expires_ms: row.get(2)?,
+            })
+        })
         .optional()
 }
 
