@@ -112,7 +112,7 @@ class Emulator:
 
 
 def production_pages(folder):
-    """Lists (document, Bates, file path) of the source production's pages
+    """Lists (document, Bates, path relative to the file share) of the pages
     from the emulator's database, in document and page order."""
     connection = sqlite3.connect(os.path.join(folder, "emulator.db"))
     rows = connection.execute(
@@ -185,7 +185,7 @@ def baseline(emulator, folder, pages, batch_size):
         lines = []
         for document, document_pages in documents[start:start + batch_size]:
             for index, (bates, location) in enumerate(document_pages):
-                relative = location[len(UNC_ROOT) + 1:].replace("\\", "/")
+                relative = location.replace("\\", "/")
                 name = f"{bates}.tif"
                 copies.append((os.path.join(share, relative), os.path.join(target, name)))
                 first = "Y" if index == 0 else ""
@@ -236,21 +236,33 @@ def resume_probe(binary, folder, batch_size, documents):
 
     env = {**os.environ, "BENCH_PASSWORD": PASSWORD}
     started_wall = time.time()
-    started = time.monotonic()
     process = subprocess.Popen(
         [binary, "--db", os.path.join(folder, "prodsync.db"), "resume", run_id],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    first_new = wait_for_batch(folder, run_id, half + 1, process)
+    # The rest of the run is not measured: stop it at its next safe point.
+    process.terminate()
     code, peak_mb = wait_with_rusage(process)
-    total = time.monotonic() - started
-    connection = sqlite3.connect(os.path.join(folder, "prodsync.db"))
-    (first_new,) = connection.execute(
-        "SELECT completed_at FROM batches WHERE run_id = ? AND batch_index = ?",
-        (run_id, half + 1)).fetchone()
-    connection.close()
     recorded = time.mktime(time.strptime(first_new[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     recorded += float("0." + first_new[20:23])
     return {"exit": code, "to_first_new_batch_s": recorded - started_wall,
-            "resume_total_s": total, "resume_peak_rss_mb": peak_mb, "stopped_after_batch": half}
+            "resume_peak_rss_mb": peak_mb, "stopped_after_batch": half}
+
+
+def wait_for_batch(folder, run_id, index, process):
+    """Polls the checkpoint database until batch `index` is recorded;
+    returns its completion time."""
+    while True:
+        connection = sqlite3.connect(os.path.join(folder, "prodsync.db"), timeout=30)
+        row = connection.execute(
+            "SELECT completed_at FROM batches WHERE run_id = ? AND batch_index = ?",
+            (run_id, index)).fetchone()
+        connection.close()
+        if row:
+            return row[0]
+        if process.poll() is not None:
+            sys.exit(f"resume ended ({process.returncode}) before batch {index} was recorded")
+        time.sleep(0.02)
 
 
 def measure(binary, size, batch_size, max_pages, work, with_baseline, with_resume):
@@ -278,9 +290,12 @@ def measure(binary, size, batch_size, max_pages, work, with_baseline, with_resum
             "checkpoint_writes": stats["checkpoint_writes"],
             "checkpoint_s": stats["checkpoint_seconds"],
             "checkpoint_s_per_write": stats["checkpoint_seconds"] / max(stats["checkpoint_writes"], 1),
+            "batch_checkpoint_s": stats.get("batch_checkpoint_seconds"),
+            "batch_checkpoint_s_per_batch": (stats.get("batch_checkpoint_seconds") or 0)
+            / max(stats.get("batch_checkpoint_writes") or 1, 1),
             "bare_commit_s": stats["bare_commit_seconds"],
         })
-        result["checkpoint_ratio"] = result["checkpoint_s_per_write"] / result["bare_commit_s"]
+        result["checkpoint_ratio"] = result["batch_checkpoint_s_per_batch"] / result["bare_commit_s"]
         if with_baseline:
             copy_s, import_s = baseline(emulator, folder, production_pages(folder), batch_size)
             result.update({"baseline_copy_s": copy_s, "baseline_import_s": import_s,

@@ -291,7 +291,7 @@ impl Engine {
             state: serde_json::Value::Null,
         };
         let holder = self.context.lease_holder.as_deref();
-        let seq = crate::metrics::time_checkpoint(|| {
+        let seq = crate::metrics::time_checkpoint(crate::metrics::Checkpoint::Transition, || {
             self.context.store.record_transition(&record, to, holder)
         })?;
         crate::crashpoint::hit(&format!("after_transition:{}", to.name()));

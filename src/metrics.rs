@@ -12,6 +12,15 @@ use serde::Serialize;
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 static CHECKPOINTS: AtomicU64 = AtomicU64::new(0);
 static CHECKPOINT_NANOS: AtomicU64 = AtomicU64::new(0);
+static BATCH_CHECKPOINTS: AtomicU64 = AtomicU64::new(0);
+static BATCH_CHECKPOINT_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// What a checkpoint write records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    Transition,
+    Batch,
+}
 
 /// Counts one HTTP request sent.
 pub fn count_request() {
@@ -19,11 +28,16 @@ pub fn count_request() {
 }
 
 /// Runs a checkpoint write and adds its duration to the totals.
-pub fn time_checkpoint<T>(write: impl FnOnce() -> T) -> T {
+pub fn time_checkpoint<T>(kind: Checkpoint, write: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let result = write();
-    CHECKPOINT_NANOS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    let nanos = started.elapsed().as_nanos() as u64;
+    CHECKPOINT_NANOS.fetch_add(nanos, Ordering::Relaxed);
     CHECKPOINTS.fetch_add(1, Ordering::Relaxed);
+    if kind == Checkpoint::Batch {
+        BATCH_CHECKPOINT_NANOS.fetch_add(nanos, Ordering::Relaxed);
+        BATCH_CHECKPOINTS.fetch_add(1, Ordering::Relaxed);
+    }
     result
 }
 
@@ -33,6 +47,9 @@ pub struct Snapshot {
     pub http_requests: u64,
     pub checkpoint_writes: u64,
     pub checkpoint_seconds: f64,
+    /// The batch checkpoints among them.
+    pub batch_checkpoint_writes: u64,
+    pub batch_checkpoint_seconds: f64,
 }
 
 /// Reads the counters.
@@ -41,6 +58,8 @@ pub fn snapshot() -> Snapshot {
         http_requests: REQUESTS.load(Ordering::Relaxed),
         checkpoint_writes: CHECKPOINTS.load(Ordering::Relaxed),
         checkpoint_seconds: CHECKPOINT_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
+        batch_checkpoint_writes: BATCH_CHECKPOINTS.load(Ordering::Relaxed),
+        batch_checkpoint_seconds: BATCH_CHECKPOINT_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
     }
 }
 

@@ -64,7 +64,9 @@ impl StepContext {
     /// as progress and as a checkpoint write.
     pub fn record_batch(&self, batch: &BatchRecord) -> Result<(), StepError> {
         let holder = self.lease_holder.as_deref();
-        crate::metrics::time_checkpoint(|| self.store.record_batch(batch, holder))?;
+        crate::metrics::time_checkpoint(crate::metrics::Checkpoint::Batch, || {
+            self.store.record_batch(batch, holder)
+        })?;
         self.batches_recorded.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
