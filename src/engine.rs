@@ -32,7 +32,7 @@ pub enum EngineError {
     },
 }
 
-/// What [`Engine::resume`] did.
+/// Outcome of [`Engine::resume`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resumed {
     /// The run was already `Done`; nothing ran.
@@ -192,7 +192,7 @@ impl Engine {
             })?;
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                () = self.context.cancel.cancelled() => {}
+                () = self.context.stop.raised() => {}
             }
             attempt += 1;
             tries_here += 1;

@@ -85,6 +85,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Emulator(_)) {
+        restore_sigpipe();
+    }
     init_logging(&cli.log);
     let lease = std::time::Duration::from_secs(cli.lease_seconds.max(1));
 
@@ -107,9 +110,38 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Joins an error and its causes with ": ", leaving out a cause whose text
+/// the message before it already quotes.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
+/// Lets a closed pipe (`prodsync runs | head`) end the process quietly, as
+/// it does other command-line tools, instead of a panic on the next print.
+/// The emulator's server keeps ignoring SIGPIPE, so a closed client
+/// connection or output pipe cannot end it.
+fn restore_sigpipe() {
+    // SAFETY: setting the default action of SIGPIPE before any thread that
+    // writes output starts has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

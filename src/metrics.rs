@@ -5,6 +5,7 @@
 //! build. `prodsync run --stats-json FILE` writes them when the run ends.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -14,6 +15,18 @@ static CHECKPOINTS: AtomicU64 = AtomicU64::new(0);
 static CHECKPOINT_NANOS: AtomicU64 = AtomicU64::new(0);
 static BATCH_CHECKPOINTS: AtomicU64 = AtomicU64::new(0);
 static BATCH_CHECKPOINT_NANOS: AtomicU64 = AtomicU64::new(0);
+static PROBE_COMMITS: AtomicU64 = AtomicU64::new(0);
+static PROBE_COMMIT_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Scratch database for bare commits timed next to batch checkpoints, so
+/// both are measured under the same load; set by [`enable_commit_probe`].
+static PROBE: Mutex<Option<Probe>> = Mutex::new(None);
+
+struct Probe {
+    connection: rusqlite::Connection,
+    path: std::path::PathBuf,
+    next_id: i64,
+}
 
 /// What a checkpoint write records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +50,52 @@ pub fn time_checkpoint<T>(kind: Checkpoint, write: impl FnOnce() -> T) -> T {
     if kind == Checkpoint::Batch {
         BATCH_CHECKPOINT_NANOS.fetch_add(nanos, Ordering::Relaxed);
         BATCH_CHECKPOINTS.fetch_add(1, Ordering::Relaxed);
+        probe_commit();
     }
     result
+}
+
+/// Starts timing one bare commit after each batch checkpoint, on a scratch
+/// database in `dir` with the checkpoint store's durability mode.
+pub fn enable_commit_probe(dir: &std::path::Path) -> rusqlite::Result<()> {
+    let path = dir.join(format!("prodsync-commit-probe-{}.db", std::process::id()));
+    let connection = open_probe(&path)?;
+    *PROBE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Probe {
+        connection,
+        path,
+        next_id: 0,
+    });
+    Ok(())
+}
+
+/// Stops the probe and deletes its scratch database.
+pub fn disable_commit_probe() {
+    let probe = PROBE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    if let Some(probe) = probe {
+        let path = probe.path.clone();
+        drop(probe);
+        remove_database(&path);
+    }
+}
+
+fn probe_commit() {
+    let mut guard = PROBE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(probe) = guard.as_mut() else {
+        return;
+    };
+    probe.next_id += 1;
+    let started = Instant::now();
+    if insert_one(&mut probe.connection, probe.next_id).is_ok() {
+        PROBE_COMMIT_NANOS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        PROBE_COMMITS.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The counters at one moment.
@@ -50,6 +107,11 @@ pub struct Snapshot {
     /// The batch checkpoints among them.
     pub batch_checkpoint_writes: u64,
     pub batch_checkpoint_seconds: f64,
+    /// Bare one-row commits timed right after batch checkpoints.
+    pub probe_commits: u64,
+    pub probe_commit_seconds: f64,
+    /// Peak resident memory of this process (`VmHWM`), in MB.
+    pub peak_rss_mb: f64,
 }
 
 /// Reads the counters.
@@ -60,35 +122,63 @@ pub fn snapshot() -> Snapshot {
         checkpoint_seconds: CHECKPOINT_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
         batch_checkpoint_writes: BATCH_CHECKPOINTS.load(Ordering::Relaxed),
         batch_checkpoint_seconds: BATCH_CHECKPOINT_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
+        probe_commits: PROBE_COMMITS.load(Ordering::Relaxed),
+        probe_commit_seconds: PROBE_COMMIT_NANOS.load(Ordering::Relaxed) as f64 / 1e9,
+        peak_rss_mb: peak_rss_mb().unwrap_or(0.0),
     }
+}
+
+/// Reads this process's peak resident memory from `/proc/self/status`.
+/// Unlike a parent's `wait4` figure, it leaves out what the process held
+/// before it was started with exec.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes / 1024.0)
 }
 
 /// Measures a bare SQLite commit of one small row in the checkpoint
 /// store's durability mode (WAL, `synchronous = NORMAL`), on a scratch file
 /// in `dir`; returns the mean seconds per commit over `count` commits.
 pub fn bare_commit_seconds(dir: &std::path::Path, count: u32) -> rusqlite::Result<f64> {
-    let path = dir.join(format!("prodsync-commit-probe-{}.db", std::process::id()));
+    let path = dir.join(format!("prodsync-commit-idle-{}.db", std::process::id()));
     let result = time_commits(&path, count);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    remove_database(&path);
     result
 }
 
 fn time_commits(path: &std::path::Path, count: u32) -> rusqlite::Result<f64> {
-    let mut connection = rusqlite::Connection::open(path)?;
+    let mut connection = open_probe(path)?;
+    let started = Instant::now();
+    for index in 0..count {
+        insert_one(&mut connection, i64::from(index))?;
+    }
+    Ok(started.elapsed().as_secs_f64() / f64::from(count.max(1)))
+}
+
+fn open_probe(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    let connection = rusqlite::Connection::open(path)?;
     connection.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     connection.execute_batch(
         "PRAGMA synchronous = NORMAL;
-         CREATE TABLE probe (id INTEGER PRIMARY KEY, run_id TEXT, value TEXT);",
+         CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, run_id TEXT, value TEXT);",
     )?;
+    Ok(connection)
+}
 
-    let started = Instant::now();
-    for index in 0..count {
-        let tx = connection.transaction()?;
-        tx.prepare_cached("INSERT INTO probe (id, run_id, value) VALUES (?1, 'probe', 'x')")?
-            .execute([index])?;
-        tx.commit()?;
+/// Commits one small row in its own transaction.
+fn insert_one(connection: &mut rusqlite::Connection, id: i64) -> rusqlite::Result<()> {
+    let tx = connection.transaction()?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO probe (id, run_id, value) VALUES (?1, 'probe', 'x')",
+    )?
+    .execute([id])?;
+    tx.commit()
+}
+
+fn remove_database(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    Ok(started.elapsed().as_secs_f64() / f64::from(count.max(1)))
 }

@@ -16,14 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::distributions::{Alphanumeric, DistString};
-use tokio_util::sync::CancellationToken;
 
 use crate::emulator::{DemoSpec, Emulator, EmulatorError, RunningEmulator};
 use crate::engine::{Engine, Resumed};
 use crate::fileshare::FileShare;
 use crate::machine::SyncState;
 use crate::relativity::{ClientConfig, ConfigError, Credentials, RelativityClient};
-use crate::steps::{Progress, StepContext};
+use crate::steps::{Progress, StepContext, StopSignal};
 use crate::store::{NewRun, Store, StoreError};
 use crate::workflow::{
     Destination, EmbeddedEmulator, LoadedWorkflow, Seed, Source, Workflow, WorkflowError,
@@ -162,7 +161,7 @@ async fn build(
         file_share,
         store,
         progress,
-        cancel: CancellationToken::new(),
+        stop: StopSignal::default(),
         lease_holder: Some(holder),
         batches_recorded: Default::default(),
     };
@@ -173,7 +172,7 @@ async fn build(
     })
 }
 
-/// How a session drives its run.
+/// Mode in which a session drives its run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drive {
     /// A new run, from `Configured`.
@@ -183,9 +182,9 @@ pub enum Drive {
 }
 
 impl Session {
-    /// Returns the token that stops the run at its next safe point.
-    pub fn cancel_token(&self) -> CancellationToken {
-        self.engine.context().cancel.clone()
+    /// Returns the signal that stops the run at its next safe point.
+    pub fn stop_signal(&self) -> StopSignal {
+        self.engine.context().stop.clone()
     }
 
     /// Gives the run's lease up.
@@ -215,7 +214,7 @@ impl Session {
             run_id.clone(),
             holder.clone(),
             lease_ttl,
-            context.cancel.clone(),
+            context.stop.clone(),
         ));
         let result = match mode {
             Drive::Start => self.engine.run().await.map(Resumed::Finished),
@@ -234,7 +233,7 @@ async fn keep_lease(
     run_id: String,
     holder: String,
     ttl: Duration,
-    cancel: CancellationToken,
+    stop: StopSignal,
 ) {
     let tick = Duration::from_millis(500);
     let renew_every = (ttl / 3).max(tick);
@@ -244,7 +243,7 @@ async fn keep_lease(
         since_renewal += tick;
         if matches!(store.cancel_requested(&run_id), Ok(Some(_))) {
             tracing::warn!(%run_id, "cancel requested by another process");
-            cancel.cancel();
+            stop.raise("prodsync cancel");
         }
         if since_renewal < renew_every {
             continue;
@@ -252,7 +251,7 @@ async fn keep_lease(
         since_renewal = Duration::ZERO;
         if let Err(error) = store.renew_lease(&run_id, &holder, ttl) {
             tracing::error!(%run_id, %error, "lease renewal failed; stopping the run");
-            cancel.cancel();
+            stop.raise("a lost lease");
         }
     }
 }
@@ -260,7 +259,7 @@ async fn keep_lease(
 /// Names this process as a lease holder: user, host, process ID, and a
 /// random suffix.
 pub fn lease_holder() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let user = crate::store::audit::os_user();
     let suffix = Alphanumeric.sample_string(&mut rand::thread_rng(), 6);
     format!(
         "{user}@{} pid {} #{suffix}",

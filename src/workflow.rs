@@ -451,7 +451,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Workflow, WorkflowError> {
         let field = error.path().to_string();
         WorkflowError::Field {
             path: path.to_path_buf(),
-            field: if field == "." {
+            field: if field == "." || field == "?" {
                 "(top level)".into()
             } else {
                 field
@@ -554,7 +554,11 @@ impl Workflow {
         check_artifact_id(path, "source.workspace", source.workspace)?;
         match (source.production, source.saved_search) {
             (Some(production), None) => check_artifact_id(path, "source.production", production),
-            (None, Some(search)) => check_artifact_id(path, "source.saved_search", search),
+            (None, Some(_)) => Err(field_error(
+                path,
+                "source.saved_search",
+                "a saved-search source is not supported yet; give `production`",
+            )),
             _ => Err(field_error(
                 path,
                 "source",
@@ -575,7 +579,13 @@ impl Workflow {
             (Some(set), None) => {
                 check_artifact_id(path, "destination.production_set", set)?;
             }
-            (None, Some(folder)) => check_artifact_id(path, "destination.folder", folder)?,
+            (None, Some(_)) => {
+                return Err(field_error(
+                    path,
+                    "destination.folder",
+                    "a folder destination is not supported yet; give `production_set`",
+                ))
+            }
             _ => {
                 return Err(field_error(
                     path,
@@ -697,6 +707,16 @@ impl Workflow {
                     format!(
                         "must be a UNC path such as \\\\server\\Fileshare, found {:?}",
                         share.server_root
+                    ),
+                ));
+            }
+            if !share.local_root.is_dir() {
+                return Err(field_error(
+                    path,
+                    "import.file_share.local_root",
+                    format!(
+                        "folder {} does not exist; mount the file share there or give the folder where it is mounted",
+                        share.local_root.display()
                     ),
                 ));
             }
@@ -874,7 +894,7 @@ fn read_env(path: &Path, field: &str, name: &str) -> Result<String, WorkflowErro
         _ => Err(field_error(
             path,
             field,
-            format!("environment variable {name} is not set; export it before running"),
+            format!("environment variable {name} is not set or empty; export it before running"),
         )),
     }
 }

@@ -80,10 +80,7 @@ fn sigterm_stops_run_and_resume_finishes() {
     assert_eq!(stopped["state"], "Failed");
     assert_eq!(stopped["failed_step"], "import");
     let error = stopped["error"].as_str().unwrap();
-    assert!(
-        error.starts_with("interrupted by a stop request"),
-        "{error}"
-    );
+    assert!(error.starts_with("interrupted by SIGTERM"), "{error}");
     assert!(stopped["batches_done"].as_u64().unwrap() < 10);
 
     let resumed = prodsync(&db, &["resume", &run_id], &[]);
@@ -105,7 +102,13 @@ fn cancel_from_another_shell_cancels_job() {
     assert!(text.contains("asked the process driving run"), "{text}");
     assert!(text.contains("cancelled on the server"), "{text}");
     assert_eq!(child.wait().unwrap().code(), Some(130));
-    assert_eq!(status(&db, &run_id)["state"], "Failed");
+    let stopped = status(&db, &run_id);
+    assert_eq!(stopped["state"], "Failed");
+    let error = stopped["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("interrupted by prodsync cancel"),
+        "{error}"
+    );
 
     let resumed = prodsync(&db, &["resume", &run_id], &[]);
     assert_eq!(resumed.status.code(), Some(1));

@@ -191,6 +191,7 @@ async fn run_never_stores_the_password() {
 fn status_of_unknown_run_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
+    drop(prodsync::store::Store::open(&db).unwrap());
     let output = prodsync(&db, &["status", "no-such-run"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -320,10 +320,28 @@ fn read_only_database_is_rejected_unchanged() {
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(
-        message.contains("is read-only; make it writable or pass another --db"),
+        message.contains("is read-only; make it and its folder writable"),
         "{message}"
     );
     assert_eq!(sha256_file(&db), before);
+
+    let listed = prodsync(&db, &["runs"], &[]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(sha256_file(&db), before);
+}
+
+#[test]
+fn missing_database_is_not_created_by_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.db");
+    let output = prodsync(&db, &["runs"], &[]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("does not exist; pass the --db that holds your runs"),
+        "{message}"
+    );
+    assert!(!db.exists());
 }
 
 #[test]

@@ -122,3 +122,21 @@ async fn validate_destination_keeps_source_in_failure() {
     assert_eq!(failed.step, StepName::ValidateDestination);
     assert_eq!(failed.last_good.name(), StateName::SourceValidated);
 }
+
+#[tokio::test]
+async fn validate_destination_rejects_set_holding_the_pages() {
+    let fixture = Fixture::start(small_demo(3)).await;
+    let first = fixture.engine(ADMIN, workflow(PRODUCED, NEW_SET), &SyncState::Configured);
+    assert_eq!(first.run().await.unwrap().name(), StateName::Done);
+
+    let state = validate(&fixture, ADMIN, workflow(PRODUCED, NEW_SET)).await;
+    let message = failure(&state);
+    assert!(
+        message.starts_with("destination production set 1040101 in workspace 1017267 already holds pages TEST0000001 .. "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("choose an empty production set"),
+        "{message}"
+    );
+}

@@ -1,6 +1,6 @@
-//! What `run` and `resume` share: driving a session under its lease with
-//! Ctrl-C and SIGTERM wired to a stop at the next safe point, and the
-//! summary printed at the end.
+//! Driving a session for `run` and `resume`: under its lease, with Ctrl-C
+//! and SIGTERM wired to a stop at the next safe point, and the summary
+//! printed at the end.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,7 +25,11 @@ pub async fn drive(
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let store = session.engine.context().store.clone();
-    let stopper = tokio::spawn(stop_on_signal(session.cancel_token()));
+    if stats.is_some() {
+        prodsync::metrics::enable_commit_probe(database_folder(db))
+            .context("cannot start the commit probe for --stats-json")?;
+    }
+    let stopper = tokio::spawn(stop_on_signal(session.stop_signal()));
     let result = session.drive(mode).await;
     stopper.abort();
     if let Some(emulator) = session.emulator {
@@ -48,7 +52,7 @@ pub async fn drive(
     Ok(exit_code(&end))
 }
 
-/// What `--stats-json` writes.
+/// Run statistics that `--stats-json` writes.
 #[derive(Debug, serde::Serialize)]
 struct Stats<'a> {
     run_id: &'a str,
@@ -56,17 +60,14 @@ struct Stats<'a> {
     #[serde(flatten)]
     counters: prodsync::metrics::Snapshot,
     /// Mean seconds of a bare one-row SQLite commit in the same mode,
-    /// measured after the run next to the database.
+    /// measured after the run, on an idle machine, next to the database.
     bare_commit_seconds: f64,
 }
 
 fn write_stats(path: &Path, run_id: &str, started: Instant, db: &Path) -> anyhow::Result<()> {
     let wall_seconds = started.elapsed().as_secs_f64();
-    let dir = db
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let bare_commit_seconds = prodsync::metrics::bare_commit_seconds(dir, 2_000)
+    prodsync::metrics::disable_commit_probe();
+    let bare_commit_seconds = prodsync::metrics::bare_commit_seconds(database_folder(db), 2_000)
         .context("cannot measure a bare SQLite commit")?;
     let stats = Stats {
         run_id,
@@ -88,6 +89,12 @@ fn print_head(store: &prodsync::store::Store, run_id: &str) {
     }
 }
 
+fn database_folder(db: &Path) -> &Path {
+    db.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 fn exit_code(end: &SyncState) -> ExitCode {
     match end {
         SyncState::Done(_) => ExitCode::SUCCESS,
@@ -99,7 +106,7 @@ fn exit_code(end: &SyncState) -> ExitCode {
 }
 
 /// Cancels the run on Ctrl-C or SIGTERM.
-async fn stop_on_signal(token: tokio_util::sync::CancellationToken) {
+async fn stop_on_signal(stop: prodsync::steps::StopSignal) {
     let mut terminate =
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(signal) => signal,
@@ -108,12 +115,12 @@ async fn stop_on_signal(token: tokio_util::sync::CancellationToken) {
                 return;
             }
         };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-    eprintln!("stop requested: stopping at the next safe point");
-    token.cancel();
+    let reason = tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    eprintln!("{reason}: stopping at the next safe point");
+    stop.raise(reason);
 }
 
 fn print_summary(run_id: &str, end: &SyncState, started: Instant, db: &Path) {
@@ -145,8 +152,13 @@ fn print_summary(run_id: &str, end: &SyncState, started: Instant, db: &Path) {
                 failed.step
             );
             println!("  error:     {}", failed.message);
+            let when = if failed.message.starts_with("interrupted") {
+                ""
+            } else {
+                "once the cause is fixed: "
+            };
             println!(
-                "  resume:    prodsync --db {} resume {run_id}",
+                "  resume:    {when}prodsync --db {} resume {run_id}",
                 db.display()
             );
         }

@@ -22,7 +22,7 @@ pub struct ForkArgs {
 
     /// State whose latest recorded checkpoint the new run starts from, such
     /// as DestinationValidated.
-    #[arg(long = "from", value_name = "STATE")]
+    #[arg(long = "from", value_name = "STATE", value_parser = super::parse_state)]
     pub state: StateName,
 }
 

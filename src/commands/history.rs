@@ -71,7 +71,7 @@ struct RunHistory {
 }
 
 pub fn run(db: &Path, args: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = super::open_store_read_only(db)?;
     let run_ids = match &args.run_id {
         Some(run_id) => vec![run_id.clone()],
         None => store.run_ids()?,

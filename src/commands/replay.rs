@@ -21,7 +21,7 @@ pub struct ReplayArgs {
 }
 
 pub fn run(db: &Path, args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = super::open_store_read_only(db)?;
     let replay = replay::replay_run(&store, &args.run_id)
         .with_context(|| format!("cannot replay run {}", args.run_id))?;
 

@@ -21,7 +21,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(db: &Path, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = super::open_store_read_only(db)?;
     let key = AuditKey::from_env();
     let data = report::collect(&store, &args.run_id, key.as_ref())
         .with_context(|| format!("cannot read run {} for its report", args.run_id))?;

@@ -31,11 +31,11 @@ pub async fn run(db: &Path, lease_ttl: Duration, args: ResumeArgs) -> anyhow::Re
         println!("run {} is already Done; nothing to resume", args.run_id);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("run {} resumed from {}", args.run_id, record.state.name());
 
     let session = session::open(store.clone(), &args.run_id, Arc::new(Bar::new()), lease_ttl)
         .await
         .with_context(|| format!("cannot open run {}", args.run_id))?;
+    println!("run {} resumed from {}", args.run_id, record.state.name());
     super::drive::drive(
         session,
         Drive::Resume,

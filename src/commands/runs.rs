@@ -12,7 +12,7 @@ use serde::Serialize;
 #[derive(Debug, Args)]
 pub struct RunsArgs {
     /// Show only runs in this state, for example Failed or ImportConfigured.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_state)]
     pub state: Option<StateName>,
 
     /// Print JSON instead of a table.
@@ -34,7 +34,7 @@ struct Row {
 }
 
 pub fn run(db: &Path, args: RunsArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = super::open_store_read_only(db)?;
     let now = chrono::Utc::now();
     let mut rows = Vec::new();
     for (record, batches_done) in store.list_runs()? {

@@ -17,7 +17,7 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// What `status --json` prints.
+/// Run summary that `status --json` prints.
 #[derive(Debug, Serialize)]
 struct Status {
     run_id: String,
@@ -42,7 +42,7 @@ struct Status {
 }
 
 pub fn run(db: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = super::open_store_read_only(db)?;
     let record = store.run(&args.run_id)?;
     let batches = store.batches(&args.run_id)?;
 

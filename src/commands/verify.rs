@@ -35,7 +35,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(db: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(db)?;
+    let store = super::open_store_read_only(db)?;
     let key = AuditKey::from_env();
     let verification = verify::verify(&store, &args.run_id, key.as_ref(), args.head.as_ref())
         .with_context(|| format!("cannot verify run {}", args.run_id))?;

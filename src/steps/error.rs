@@ -60,6 +60,14 @@ pub enum StepError {
         data_sources: usize,
     },
 
+    #[error("destination production set {production_set} in workspace {workspace} already holds pages {held}, which overlap the source's Bates numbers {incoming}; the server would reject each as a duplicate: choose an empty production set")]
+    DestinationHoldsPages {
+        workspace: i64,
+        production_set: i64,
+        held: String,
+        incoming: String,
+    },
+
     #[error("this user may not add a production data source to production set {production_set} in workspace {workspace} (Relativity 20.010); grant Add on Production Data Source")]
     NoAddDataSourcePermission { workspace: i64, production_set: i64 },
 
@@ -117,7 +125,7 @@ pub enum StepError {
         found: i64,
     },
 
-    #[error("interrupted by {reason}; resume with `prodsync resume RUN_ID`")]
+    #[error("interrupted by {reason}; `prodsync resume` continues the run")]
     Interrupted { reason: String },
 
     #[error("snapshot {export_run_id} in workspace {workspace} no longer exists on the server; start a new run, which takes a new snapshot")]

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::batch::{self, DocumentSource, PreparedBatch};
 use super::error::{wrong_state, StepError};
+use super::validate_destination::check_no_overlap;
 use super::{data_source_id, volume_destination, Outcome, StepContext};
 use crate::machine::{
     DestinationInfo, Done, ImportConfigured, ImportTarget, ProductionSetInfo, SyncState,
@@ -133,6 +134,11 @@ async fn push_batches(context: &StepContext, job: &JobImport<'_>) -> Result<(), 
     start_progress(context, configured, &done);
 
     let done = reconcile(context, job, done).await?;
+    if done.is_empty() {
+        // Nothing of this run is on the server yet: the set must not hold
+        // the pages already, as it would after a fork of a finished run.
+        check_no_overlap(context, &configured.source, job.set).await?;
+    }
     let source = DocumentSource::open(context, configured).await?;
     let pending = (0..configured.job.batch_count).filter(|index| !done.contains(index));
     let mut prepared_batches = stream::iter(pending)

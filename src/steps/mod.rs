@@ -25,6 +25,8 @@ mod volume_source;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use std::sync::OnceLock;
+
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Role, StepError};
@@ -49,8 +51,8 @@ pub struct StepContext {
     pub file_share: FileShare,
     pub store: Arc<Store>,
     pub progress: Arc<dyn Progress>,
-    /// Cancelled when the run must stop at its next safe point.
-    pub cancel: CancellationToken,
+    /// Raised when the run must stop at its next safe point.
+    pub stop: StopSignal,
     /// Lease holder name that store writes are checked against; `None`
     /// writes without a lease (tests that drive single steps).
     pub lease_holder: Option<String>,
@@ -73,12 +75,46 @@ impl StepContext {
 
     /// Returns `Interrupted` once the run was asked to stop.
     pub fn check_cancelled(&self) -> Result<(), StepError> {
-        if self.cancel.is_cancelled() {
+        if self.stop.is_raised() {
             return Err(StepError::Interrupted {
-                reason: "a stop request".into(),
+                reason: self.stop.reason(),
             });
         }
         Ok(())
+    }
+}
+
+/// A request to stop a run at its next safe point, with who made it. Clones
+/// share one signal; the first reason given is kept.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal {
+    token: CancellationToken,
+    reason: Arc<OnceLock<String>>,
+}
+
+impl StopSignal {
+    /// Raises the signal, naming who asked, for example "SIGTERM".
+    pub fn raise(&self, reason: &str) {
+        let _ = self.reason.set(reason.to_string());
+        self.token.cancel();
+    }
+
+    /// True once the signal was raised.
+    pub fn is_raised(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Returns who asked the run to stop.
+    pub fn reason(&self) -> String {
+        self.reason
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "a stop request".to_string())
+    }
+
+    /// Waits until the signal is raised.
+    pub async fn raised(&self) {
+        self.token.cancelled().await;
     }
 }
 

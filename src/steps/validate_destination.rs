@@ -13,7 +13,9 @@
 use super::error::{wrong_state, Role, StepError};
 use super::validate_source::check_workspace;
 use super::{volume_destination, Outcome, StepContext};
-use crate::machine::{DestinationInfo, DestinationValidated, ProductionSetInfo, SyncState};
+use crate::machine::{
+    DestinationInfo, DestinationValidated, ProductionSetInfo, SourceInfo, SyncState,
+};
 use crate::relativity::{wire, ClientError};
 use crate::workflow::{Destination, WorkspaceDestination};
 
@@ -23,7 +25,9 @@ pub(super) async fn run(context: &StepContext, state: &SyncState) -> Outcome {
     };
     let destination = match &context.workflow.destination {
         Destination::Workspace(destination) => {
-            DestinationInfo::ProductionSet(validate_production_set(context, destination).await?)
+            let set = validate_production_set(context, destination).await?;
+            check_no_overlap(context, &validated.source, &set).await?;
+            DestinationInfo::ProductionSet(set)
         }
         Destination::LoadFile(destination) => {
             DestinationInfo::Volume(volume_destination::validate(context, destination).await?)
@@ -93,6 +97,43 @@ async fn read_destination(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Rejects a destination that already holds pages in the source's Bates
+/// range: the server would refuse each of them as a duplicate, after every
+/// image was copied. Bates numbers are compared as text, which orders
+/// zero-padded numbers with one prefix correctly.
+pub(super) async fn check_no_overlap(
+    context: &StepContext,
+    source: &SourceInfo,
+    set: &ProductionSetInfo,
+) -> Result<(), StepError> {
+    let SourceInfo::Production(source) = source else {
+        return Ok(());
+    };
+    let (Some(source_first), Some(source_last)) = (&source.first_bates, &source.last_bates) else {
+        return Ok(());
+    };
+    let production = read_destination(context, set.workspace, set.production_set).await?;
+    if production.metadata.total_images_count == 0 {
+        return Ok(());
+    }
+    let details = &production.details;
+    let (Some(held_first), Some(held_last)) =
+        (&details.first_bates_value, &details.last_bates_value)
+    else {
+        return Ok(());
+    };
+    let apart = source_last < held_first || source_first > held_last;
+    if apart {
+        return Ok(());
+    }
+    Err(StepError::DestinationHoldsPages {
+        workspace: set.workspace,
+        production_set: set.production_set,
+        held: format!("{held_first} .. {held_last}"),
+        incoming: format!("{source_first} .. {source_last}"),
+    })
 }
 
 /// Applies the eligibility rule: New with no data sources, or imported.

@@ -400,7 +400,7 @@ impl Recorder {
 
 /// Returns the OS user: `USER`, else `LOGNAME`, else the name the password
 /// database gives the user ID, else `uid N`.
-fn os_user() -> String {
+pub fn os_user() -> String {
     let named = std::env::var("USER").or_else(|_| std::env::var("LOGNAME"));
     named.unwrap_or_else(|_| {
         // SAFETY: getuid has no preconditions and cannot fail.

@@ -36,8 +36,18 @@ pub enum StoreError {
     #[error("database {path} is not a prodsync database or is corrupt; move it aside or pass another --db")]
     NotADatabase { path: PathBuf },
 
-    #[error("database {path} is read-only; make it writable or pass another --db")]
+    #[error("database {path} is read-only; make it and its folder writable, or pass another --db")]
     ReadOnly { path: PathBuf },
+
+    #[error("database {path} does not exist; pass the --db that holds your runs")]
+    Missing { path: PathBuf },
+
+    #[error("database {path} has schema version {found}, older than the version {supported} this prodsync reads; run any writing command on it once (for example `prodsync resume`) to migrate it, or on a copy")]
+    OlderSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
 
     #[error("database {path} has schema version {found}, newer than the version {supported} this prodsync knows; upgrade prodsync")]
     NewerSchema {
@@ -110,8 +120,60 @@ impl Store {
             recorder: audit::Recorder::from_process(),
         };
         store.configure()?;
+        store.check_integrity()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens an existing database for reading only: no file is created,
+    /// nothing is migrated, and a read-only file (an evidence copy, say)
+    /// can be read.
+    #[tracing::instrument]
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let connection =
+            Connection::open_with_flags(path, flags).map_err(|source| classify(path, source))?;
+        let store = Store {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+            recorder: audit::Recorder::from_process(),
+        };
+        store
+            .lock()
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|source| store.error(source))?;
+        store.check_integrity()?;
+        store.check_version_for_reading()?;
+        Ok(store)
+    }
+
+    fn check_version_for_reading(&self) -> Result<(), StoreError> {
+        let found: i64 = self
+            .lock()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|source| self.error(source))?;
+        let supported = schema::current_version();
+        if found > supported {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported,
+            });
+        }
+        if found < supported {
+            return Err(StoreError::OlderSchema {
+                path: self.path.clone(),
+                found,
+                supported,
+            });
+        }
+        Ok(())
     }
 
     /// Replaces the audit key read from `PRODSYNC_AUDIT_KEY` when the store
@@ -143,6 +205,22 @@ impl Store {
         connection
             .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(|source| self.error(source))
+    }
+
+    /// Reads every page of the database once, so a damaged file is refused
+    /// before anything is written to it.
+    fn check_integrity(&self) -> Result<(), StoreError> {
+        let result: String = self
+            .lock()
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(|source| self.error(source))?;
+        if result == "ok" {
+            return Ok(());
+        }
+        tracing::error!(path = %self.path.display(), %result, "database failed its integrity check");
+        Err(StoreError::NotADatabase {
+            path: self.path.clone(),
+        })
     }
 
     fn migrate(&self) -> Result<(), StoreError> {

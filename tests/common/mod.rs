@@ -128,7 +128,7 @@ impl Fixture {
             file_share: self.emulator.file_share(),
             store: self.store.clone(),
             progress: Arc::new(NoProgress),
-            cancel: tokio_util::sync::CancellationToken::new(),
+            stop: Default::default(),
             lease_holder: None,
             batches_recorded: Default::default(),
         }
