@@ -169,38 +169,42 @@ def batch_totals(folder):
 
 
 def baseline(emulator, folder, pages, batch_size):
-    """Times the unavoidable work: copy the image bytes, then import them
-    from Opticon files prepared in advance. Returns (copy s, import s)."""
+    """Times the unavoidable work: copy the production's image bytes with
+    `cp -r`, then import them from Opticon files prepared in advance.
+    Returns (copy s, import s)."""
     share = os.path.join(folder, "fileshare")
+    production_dir = f"EDDS{SOURCE_WS}\\Productions\\{PRODUCTION}\\"
     target = os.path.join(share, "baseline")
     os.makedirs(target, exist_ok=True)
 
-    # Prepared in advance, untimed: one Opticon file per batch of documents.
+    # Prepared in advance, untimed: one Opticon file per batch of documents,
+    # naming the images where the copy below puts them.
     documents = []
     for document, bates, location in pages:
         if not documents or documents[-1][0] != document:
             documents.append((document, []))
         documents[-1][1].append((bates, location))
     sources = []
-    copies = []
+    page_count = 0
     for start in range(0, len(documents), batch_size):
         lines = []
         for document, document_pages in documents[start:start + batch_size]:
             for index, (bates, location) in enumerate(document_pages):
-                relative = location.replace("\\", "/")
-                name = f"{bates}.tif"
-                copies.append((os.path.join(share, relative), os.path.join(target, name)))
+                if not location.startswith(production_dir):
+                    sys.exit(f"page {bates} lies outside {production_dir}: {location}")
+                image = "images\\" + location[len(production_dir):]
                 first = "Y" if index == 0 else ""
                 count = str(len(document_pages)) if index == 0 else ""
-                lines.append(f"{bates},BASE,{name},{first},,,{count}\r\n")
+                lines.append(f"{bates},BASE,{image},{first},,,{count}\r\n")
+                page_count += 1
         path = os.path.join(target, f"batch-{start // batch_size:06}.opt")
         with open(path, "w", newline="") as file:
             file.writelines(lines)
         sources.append(UNC_ROOT + "\\baseline\\" + os.path.basename(path))
 
+    source_dir = os.path.join(share, f"EDDS{SOURCE_WS}", "Productions", str(PRODUCTION))
     started = time.monotonic()
-    for source, destination in copies:
-        shutil.copyfile(source, destination)
+    run(["cp", "-r", source_dir, os.path.join(target, "images")])
     copy_seconds = time.monotonic() - started
 
     job = str(uuid.uuid4())
@@ -220,8 +224,8 @@ def baseline(emulator, folder, pages, batch_size):
         time.sleep(0.05)
     import_seconds = time.monotonic() - started
     progress = emulator.call("GET", base + "/progress")["Value"]
-    if progress["ImportedRecords"] != len(copies):
-        sys.exit(f"baseline imported {progress['ImportedRecords']} of {len(copies)} pages")
+    if progress["ImportedRecords"] != page_count:
+        sys.exit(f"baseline imported {progress['ImportedRecords']} of {page_count} pages")
     return copy_seconds, import_seconds
 
 
