@@ -78,6 +78,16 @@ struct Report {
 
 pub fn run(args: CheckVolumeArgs) -> anyhow::Result<ExitCode> {
     let options = volume_options(&args);
+    let is_opticon = args
+        .path
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("opt"));
+    if args.path.is_file() && !is_opticon {
+        anyhow::bail!(
+            "{} is not an Opticon file; give a volume folder or its .opt file (and --dat for its DAT file)",
+            args.path.display()
+        );
+    }
     let report = if args.path.is_dir() {
         check_folder(&args.path, args.dat.as_deref(), &options)?
     } else {
