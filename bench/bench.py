@@ -285,6 +285,51 @@ def push_once(binary, folder, base_url, batch_size, production_set, size):
     return stats
 
 
+def remove_database(folder):
+    """Deletes the checkpoint database, so that the next push starts anew."""
+    database = os.path.join(folder, "prodsync.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(database + suffix):
+            os.remove(database + suffix)
+
+
+def summarise(pushes, folder, size):
+    """Turns the push statistics into the reported figures; the fastest
+    push counts, and memory is the highest of all pushes."""
+    stats = min(pushes, key=lambda entry: entry["wall_seconds"])
+    batches, documents, pages_pushed, size_bytes = batch_totals(folder)
+    seconds = stats["wall_seconds"]
+    result = {
+        "wall_s": stats["wall_s"], "push_s": seconds,
+        "push_runs_s": [entry["wall_seconds"] for entry in pushes],
+        "peak_rss_mb": max(entry["peak_rss_mb"] for entry in pushes),
+        "pages": pages_pushed, "bytes": size_bytes, "batches": batches,
+        "documents_per_s": documents / seconds,
+        "pages_per_s": pages_pushed / seconds,
+        "mb_per_s": size_bytes / 1e6 / seconds,
+        "s_per_100k_documents": seconds / size * 100_000,
+        "http_requests": stats["http_requests"],
+        "checkpoint_writes": stats["checkpoint_writes"],
+        "checkpoint_s": stats["checkpoint_seconds"],
+        "batch_checkpoint_s": stats["batch_checkpoint_seconds"],
+        "batch_checkpoint_s_per_batch": stats["batch_checkpoint_seconds"]
+        / max(stats["batch_checkpoint_writes"], 1),
+        "bare_commit_idle_s": stats["bare_commit_seconds"],
+        "bare_commit_under_load_s": stats["probe_commit_seconds"] / max(stats["probe_commits"], 1),
+    }
+    result["checkpoint_ratio"] = result["batch_checkpoint_s_per_batch"] / result["bare_commit_under_load_s"]
+    result["checkpoint_ratio_to_idle"] = result["batch_checkpoint_s_per_batch"] / result["bare_commit_idle_s"]
+    return result
+
+
+def summarise_baseline(baselines, push_seconds):
+    """Reports the fastest baseline and the push's ratio to it."""
+    copy, load = min(baselines, key=lambda entry: entry[0] + entry[1])
+    return {"baseline_runs_s": [c + l for c, l in baselines],
+            "baseline_copy_s": copy, "baseline_import_s": load,
+            "baseline_s": copy + load, "push_to_baseline": push_seconds / (copy + load)}
+
+
 def measure(binary, size, batch_size, max_pages, work, with_baseline, with_resume):
     """Seeds and serves an emulator of `size` documents and measures the
     push. With a baseline, push and baseline run alternately twice (B, P,
@@ -305,47 +350,14 @@ def measure(binary, size, batch_size, max_pages, work, with_baseline, with_resum
             if with_baseline:
                 baselines.append(baseline(emulator, folder, pages, batch_size,
                                           BASELINE_SET + round_index, round_index))
-            database = os.path.join(folder, "prodsync.db")
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(database + suffix):
-                    os.remove(database + suffix)
+            remove_database(folder)
             pushes.append(push_once(binary, folder, emulator.base_url, batch_size,
                                     PUSH_SET + round_index, size))
-        stats = min(pushes, key=lambda entry: entry["wall_seconds"])
-        batches, documents, pages_pushed, size_bytes = batch_totals(folder)
-        result.update({
-            "wall_s": stats["wall_s"], "push_s": stats["wall_seconds"],
-            "push_runs_s": [entry["wall_seconds"] for entry in pushes],
-            "peak_rss_mb": max(entry["peak_rss_mb"] for entry in pushes),
-            "pages": pages_pushed, "bytes": size_bytes, "batches": batches,
-            "documents_per_s": documents / stats["wall_seconds"],
-            "pages_per_s": pages_pushed / stats["wall_seconds"],
-            "mb_per_s": size_bytes / 1e6 / stats["wall_seconds"],
-            "s_per_100k_documents": stats["wall_seconds"] / size * 100_000,
-            "http_requests": stats["http_requests"],
-            "checkpoint_writes": stats["checkpoint_writes"],
-            "checkpoint_s": stats["checkpoint_seconds"],
-            "batch_checkpoint_s": stats["batch_checkpoint_seconds"],
-            "batch_checkpoint_s_per_batch": stats["batch_checkpoint_seconds"]
-            / max(stats["batch_checkpoint_writes"], 1),
-            "bare_commit_idle_s": stats["bare_commit_seconds"],
-            "bare_commit_under_load_s": stats["probe_commit_seconds"] / max(stats["probe_commits"], 1),
-        })
-        result["checkpoint_ratio"] = (result["batch_checkpoint_s_per_batch"]
-                                      / result["bare_commit_under_load_s"])
-        result["checkpoint_ratio_to_idle"] = (result["batch_checkpoint_s_per_batch"]
-                                              / result["bare_commit_idle_s"])
+        result.update(summarise(pushes, folder, size))
         if with_baseline:
-            best = min(baselines, key=lambda entry: entry[0] + entry[1])
-            result.update({"baseline_runs_s": [copy + load for copy, load in baselines],
-                           "baseline_copy_s": best[0], "baseline_import_s": best[1],
-                           "baseline_s": best[0] + best[1]})
-            result["push_to_baseline"] = result["push_s"] / result["baseline_s"]
+            result.update(summarise_baseline(baselines, result["push_s"]))
         if with_resume:
-            database = os.path.join(folder, "prodsync.db")
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(database + suffix):
-                    os.remove(database + suffix)
+            remove_database(folder)
             write_workflow(folder, emulator.base_url, batch_size, RESUME_SET)
             result["resume"] = resume_probe(binary, folder, batch_size, size)
     finally:

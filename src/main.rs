@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "prodsync", version, about)]
 struct Cli {
-    /// Checkpoint database (SQLite file); created if missing.
+    /// Checkpoint database (SQLite file); `run` creates it if missing, and
+    /// commands that only read it never do.
     #[arg(
         long,
         global = true,
