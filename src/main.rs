@@ -31,7 +31,8 @@ struct Cli {
         long,
         global = true,
         env = "PRODSYNC_LEASE_SECONDS",
-        default_value_t = 30
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..)
     )]
     lease_seconds: u64,
 
@@ -90,7 +91,7 @@ async fn main() -> ExitCode {
         restore_sigpipe();
     }
     init_logging(&cli.log);
-    let lease = std::time::Duration::from_secs(cli.lease_seconds.max(1));
+    let lease = std::time::Duration::from_secs(cli.lease_seconds);
 
     let result = match cli.command {
         Command::Run(args) => commands::run::run(&cli.db, lease, args).await,

@@ -281,7 +281,7 @@ fn check_head(head: Option<&Head>, expected: &ExpectedHead) -> Option<Mismatch> 
     let found_hash = head.map_or_else(|| "an empty chain".to_string(), |head| head.hash.clone());
     let position_matches = expected
         .position
-        .map_or(true, |position| position == found_position);
+        .is_none_or(|position| position == found_position);
     if position_matches && found_hash == expected.hash {
         return None;
     }

@@ -103,7 +103,7 @@ impl ActiveFault {
     /// Tells whether a request's method and path (as [`match_path`]
     /// returns it) match.
     pub fn matches(&self, method: &Method, path: &str) -> bool {
-        let method_matches = self.method.as_ref().map_or(true, |wanted| wanted == method);
+        let method_matches = self.method.as_ref().is_none_or(|wanted| wanted == method);
         method_matches && self.path.is_match(path)
     }
 }
