@@ -44,6 +44,9 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// and file copies run while the current one is added and recorded.
 const PIPELINE_DEPTH: usize = 2;
 
+/// Import Service code of a call on a job that has finished.
+const JOB_FINISHED: &str = "J.END.VLD.1701";
+
 /// Import Service code for a data source ID the job does not hold.
 const SOURCE_NOT_FOUND: &str = "S.RUN.NOT.3401";
 
@@ -210,7 +213,7 @@ async fn server_has_batch(
     }
 }
 
-/// Ends the job unless an earlier attempt already did and it finished.
+/// Ends the job unless it has finished already.
 async fn end_job(context: &StepContext, job: &JobImport<'_>) -> Result<(), StepError> {
     let workspace = job.set.workspace;
     let job_id = job.job_id;
@@ -218,8 +221,14 @@ async fn end_job(context: &StepContext, job: &JobImport<'_>) -> Result<(), StepE
     if details.is_finished {
         return Ok(());
     }
-    context.client.end_job(workspace, job_id).await?;
-    Ok(())
+    match context.client.end_job(workspace, job_id).await {
+        Ok(()) => Ok(()),
+        // The job finished between the two calls: an earlier process had
+        // ended it, and the server completed its last source meanwhile.
+        // The wait that follows reads how it finished.
+        Err(ClientError::Rejected { code, .. }) if code == JOB_FINISHED => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Adds a batch's data source. A rejected add of a source the server
