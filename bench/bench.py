@@ -2,10 +2,10 @@
 """Benchmark of a production push: throughput, memory, requests, checkpoint
 cost, a baseline of the unavoidable work, and resume time.
 
-For each document count N it seeds an emulator with N generated documents
-(tiny TIFF pages so the disk suffices), serves it in its own process, and
-pushes the production with the engine in another process, so that the
-engine's peak resident memory is its own. In the same run it measures the
+For each document count N it seeds an emulator with N generated documents,
+with tiny TIFF pages so that the disk suffices. It serves the emulator in
+its own process and pushes the production with the engine in another, so
+that the engine's peak resident memory is its own. In the same run it measures the
 baseline: copying the same image bytes plus the emulator importing the same
 pages from Opticon files prepared in advance, with no engine in between.
 
@@ -47,15 +47,6 @@ def run(command, **kwargs):
     if result.returncode != 0:
         sys.exit(f"command failed ({result.returncode}): {' '.join(command)}\n{result.stdout}\n{result.stderr}")
     return result.stdout
-
-
-def wait_with_rusage(process):
-    """Waits for a child and returns (exit status, peak RSS in MB). The RSS
-    figure of wait4 includes what the forked Python process held before
-    exec, so engine memory comes from the engine's own VmHWM instead."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss / 1024.0
 
 
 class Emulator:
@@ -145,7 +136,9 @@ def write_workflow(folder, base_url, batch_size, production_set):
 
 
 def push(binary, folder, workflow, crash_at=None):
-    """Runs the engine; returns (exit code, wall s, peak RSS MB, stats)."""
+    """Runs the engine; returns (exit code, wall s, stats, output). Engine
+    memory comes from the engine's own VmHWM in its stats: the RSS figure of
+    wait4 would include what the forked Python process had before exec."""
     stats_path = os.path.join(folder, "stats.json")
     env = {**os.environ, "BENCH_PASSWORD": PASSWORD}
     if crash_at:
@@ -155,11 +148,11 @@ def push(binary, folder, workflow, crash_at=None):
         [binary, "--db", os.path.join(folder, "prodsync.db"), "run", workflow,
          "--stats-json", stats_path],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
-    code, peak_mb = wait_with_rusage(process)
-    wall = time.monotonic() - started
     output = process.stdout.read()
+    code = process.wait()
+    wall = time.monotonic() - started
     stats = json.load(open(stats_path)) if os.path.exists(stats_path) else None
-    return code, wall, peak_mb, stats, output
+    return code, wall, stats, output
 
 
 def batch_totals(folder):
@@ -236,7 +229,7 @@ def resume_probe(binary, folder, batch_size, documents):
     batches = -(-documents // batch_size)
     half = batches // 2
     workflow = os.path.join(folder, "workflow.json")
-    code, _, _, _, output = push(binary, folder, workflow, crash_at=f"after_data_source:{half}")
+    code, _, _, output = push(binary, folder, workflow, crash_at=f"after_data_source:{half}")
     if code != -9:
         sys.exit(f"the push to stop half way ended with {code}: {output}")
     run_id = output.split()[1]
@@ -251,7 +244,7 @@ def resume_probe(binary, folder, batch_size, documents):
     first_new = wait_for_batch(folder, run_id, half + 1, process)
     # The rest of the run is not measured: stop it at its next safe point.
     process.terminate()
-    code, _ = wait_with_rusage(process)
+    code = process.wait()
     peak_mb = json.load(open(stats_path))["peak_rss_mb"]
     recorded = time.mktime(time.strptime(first_new[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     recorded += float("0." + first_new[20:23])
@@ -278,7 +271,7 @@ def wait_for_batch(folder, run_id, index, process):
 def push_once(binary, folder, base_url, batch_size, production_set, size):
     """Pushes the production into `production_set`; returns the stats."""
     workflow = write_workflow(folder, base_url, batch_size, production_set)
-    code, wall, _, stats, output = push(binary, folder, workflow)
+    code, wall, stats, output = push(binary, folder, workflow)
     if code != 0:
         sys.exit(f"push of {size} documents ended with {code}: {output}")
     stats["wall_s"] = wall
@@ -342,6 +335,7 @@ def measure(binary, size, batch_size, max_pages, work, with_baseline, with_resum
     result = {"documents": size, "batch_size": batch_size}
     result["seed_s"] = emulator.seed(size, max_pages)
     emulator.start()
+
     try:
         rounds = 2 if with_baseline else 1
         pushes, baselines = [], []
@@ -353,9 +347,11 @@ def measure(binary, size, batch_size, max_pages, work, with_baseline, with_resum
             remove_database(folder)
             pushes.append(push_once(binary, folder, emulator.base_url, batch_size,
                                     PUSH_SET + round_index, size))
+
         result.update(summarise(pushes, folder, size))
         if with_baseline:
             result.update(summarise_baseline(baselines, result["push_s"]))
+
         if with_resume:
             remove_database(folder)
             write_workflow(folder, emulator.base_url, batch_size, RESUME_SET)

@@ -8,7 +8,7 @@
 //!
 //! `Failed` is reachable from every non-terminal state. Each state carries
 //! what the next step needs, so a run can continue from any recorded state.
-//! [`TRANSITIONS`] is the only place that says which edges exist; the engine
+//! [`TRANSITIONS`] is the only place that lists which edges exist; the engine
 //! checks every outcome against it before recording it.
 
 use std::path::PathBuf;
@@ -241,7 +241,7 @@ pub struct VolumeDestinationInfo {
     pub volume: String,
 }
 
-/// What the push reads its documents from: an Object Manager export run,
+/// Document source of the push: an Object Manager export run,
 /// or the validated volume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -250,7 +250,7 @@ pub enum SnapshotInfo {
     Volume(VolumeSnapshot),
 }
 
-/// The export run that holds the documents to push.
+/// The export run that contains the documents to push.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportSnapshot {
     /// Object Manager export run ID.
@@ -273,7 +273,7 @@ pub struct VolumeSnapshot {
     pub document_count: u64,
 }
 
-/// How the documents are imported: batch sizes and where they go.
+/// Import plan of the documents: batch sizes and where they go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportJobInfo {
     pub batch_size: u64,
@@ -281,7 +281,7 @@ pub struct ImportJobInfo {
     pub target: ImportTarget,
 }
 
-/// Where the import writes: a server import job, or the files of a volume.
+/// Import target: a server import job, or the files of a volume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ImportTarget {

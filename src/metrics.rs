@@ -28,7 +28,7 @@ struct Probe {
     next_id: i64,
 }
 
-/// What a checkpoint write records.
+/// Kind of a checkpoint write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoint {
     Transition,

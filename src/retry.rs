@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// How transient failures are retried; the `retry` section of a workflow.
+/// Retry policy for transient failures: the `retry` section of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
@@ -21,9 +21,9 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Backoff before the second attempt, in milliseconds.
     pub base_delay_ms: u64,
-    /// Longest wait between two attempts, in milliseconds.
+    /// Maximum wait between two attempts, in milliseconds.
     pub max_delay_ms: u64,
-    /// Longest time one step may spend failing in a row, in seconds.
+    /// Maximum time one step may spend failing in a row, in seconds.
     pub max_total_seconds: u64,
 }
 

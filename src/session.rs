@@ -2,7 +2,7 @@
 //! the Relativity client, the file share, and for the embedded default a
 //! running emulator), and the creation of new runs.
 //!
-//! The embedded emulator holds the workspace sides of a run: the seeded
+//! The embedded emulator contains the workspace sides of a run: the seeded
 //! source production, and the destination production set. A `load_file`
 //! source or destination is a folder on this machine and needs neither.
 //!
@@ -306,7 +306,7 @@ pub fn emulator_dir(database: &Path, run_id: &str) -> PathBuf {
         .join(run_id)
 }
 
-/// Returns the folder that holds the database: where run outputs go.
+/// Returns the folder that contains the database, where run outputs go.
 fn database_folder(database: &Path) -> &Path {
     let parent = database.parent().filter(|dir| !dir.as_os_str().is_empty());
     parent.unwrap_or(Path::new("."))

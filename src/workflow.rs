@@ -30,7 +30,7 @@ pub struct Workflow {
     pub retry: RetryPolicy,
 }
 
-/// Where the Relativity services are: a server, or the embedded emulator.
+/// Location of the Relativity services: a server, or the embedded emulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Connection {
@@ -72,17 +72,17 @@ pub enum Auth {
 }
 
 /// The embedded emulator and what to seed into its source production. It
-/// also holds the destination workspace and production set.
+/// also contains the destination workspace and production set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedEmulator {
-    /// What to put in the source production; absent for a `load_file`
+    /// Seed of the source production; absent for a `load_file`
     /// source, which needs no source workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<Seed>,
 }
 
-/// What the embedded emulator puts in the source production.
+/// Content the embedded emulator puts in the source production.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Seed {
@@ -144,7 +144,7 @@ pub struct LoadFileSource {
     pub on_problem: OnProblem,
 }
 
-/// What a problem in a source volume does to the push.
+/// Effect of a problem in a source volume on the push.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnProblem {
@@ -300,7 +300,7 @@ impl From<Destination> for DestinationFields {
     }
 }
 
-/// How the import runs.
+/// Import settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportOptions {
@@ -315,7 +315,7 @@ pub struct ImportOptions {
     /// The destination file share; the embedded emulator supplies its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_share: Option<FileShareOptions>,
-    /// Longest wait for the import job to finish after its last batch, in
+    /// Maximum wait for the import job to finish after its last batch, in
     /// seconds.
     #[serde(default = "default_wait_seconds")]
     pub wait_seconds: u64,

@@ -8,37 +8,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::binary::{prodsync, run_id_of, stderr, stdout};
 use common::*;
 use pretty_assertions::assert_eq;
 use prodsync::audit::{replay, report, verify};
 use prodsync::engine::Resumed;
 use prodsync::machine::{StateName, StepName, SyncState};
 use prodsync::store::{NewRun, Store, TransitionRecord};
-
-/// Runs the binary with `--db`, a short lease, and extra environment.
-fn prodsync(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_prodsync"));
-    command
-        .arg("--db")
-        .arg(db)
-        .arg("--lease-seconds")
-        .arg("5")
-        .args(args)
-        .env_remove("PRODSYNC_CRASH_AT")
-        .env_remove("PRODSYNC_AUDIT_KEY");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("prodsync runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// Writes a small demo workflow: 10 documents in batches of 4.
 fn demo_workflow(dir: &Path) -> PathBuf {
@@ -52,16 +28,6 @@ fn demo_workflow(dir: &Path) -> PathBuf {
     let path = dir.join("demo.json");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn run_id_of(output: &Output) -> String {
-    let text = stdout(output);
-    let first = text.lines().next().unwrap_or_default().to_string();
-    first
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_else(|| panic!("no run ID in {text:?}"))
-        .to_string()
 }
 
 /// Returns the `head:` value of a run summary.

@@ -1,4 +1,4 @@
-//! The error answer of the Kepler services: a non-2xx status with the body
+//! The error response of the Kepler services: a non-2xx status with the body
 //! `{"Message", "ErrorType"}`. The Import Service uses it too, for
 //! authentication, CSRF, workspace and permission failures.
 
@@ -19,7 +19,7 @@ const PERMISSION_DENIED: &str = "Relativity.Services.Exceptions.PermissionDenied
 const NOT_FOUND: &str = "Relativity.Services.Exceptions.NotFoundException";
 const SERVICE: &str = "Relativity.Services.Exceptions.ServiceException";
 
-/// A Kepler error answer.
+/// A Kepler error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -75,7 +75,7 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message, SERVICE)
     }
 
-    /// An injected fault's answer, with the ErrorType that suits `status`.
+    /// An injected fault's response, with the ErrorType that suits `status`.
     pub fn injected(status: StatusCode, message: String) -> Self {
         let error_type = match status {
             StatusCode::BAD_REQUEST => VALIDATION,

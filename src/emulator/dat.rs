@@ -14,7 +14,7 @@ use super::EmulatorError;
 const SEPARATORS: [char; 4] = ['\u{14}', '|', '\t', ','];
 const QUALIFIERS: [char; 3] = ['\u{fe}', '^', '"'];
 
-/// Maps each wanted key to the first column of the first row that holds
+/// Maps each requested key to the first column of the first row that contains
 /// it in any column. Rows below the header only are searched.
 pub fn control_numbers(
     path: &Path,

@@ -111,7 +111,7 @@ pub async fn reload_loop(emulator: Emulator, mut stopped: watch::Receiver<bool>)
     }
 }
 
-/// Middleware: answers a request with the first fault, in ID order, that
+/// Middleware: responds to a request with the first fault, in ID order, that
 /// matches and fires; passes every other request on.
 pub async fn inject(State(emulator): State<Emulator>, request: Request, next: Next) -> Response {
     let faults = emulator.fault_table().current();
@@ -177,7 +177,7 @@ async fn apply(fault: ActiveFault, request: Request, next: Next) -> Response {
     }
 }
 
-/// Aborts the request's connection; the returned answer is never sent.
+/// Aborts the request's connection; the returned response is never sent.
 fn drop_connection(fault: &ActiveFault, request: &Request) -> Response {
     match request.extensions().get::<ConnectInfo<ConnectionAbort>>() {
         Some(ConnectInfo(abort)) => abort.trigger(),
@@ -189,7 +189,7 @@ fn drop_connection(fault: &ActiveFault, request: &Request) -> Response {
     StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
-/// Builds the fault's error answer in the shape of the endpoint's errors.
+/// Builds the fault's error response in the shape of the endpoint's errors.
 fn error_answer(fault: &ActiveFault, status: u16, path: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = fault

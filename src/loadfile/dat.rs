@@ -1,7 +1,7 @@
 //! DAT metadata load files (Concordance and Relativity style): decoding,
 //! delimiter and header detection, and record parsing.
 //!
-//! A DAT file holds one record per line, fields split by a separator and
+//! A DAT file contains one record per line, fields split by a separator and
 //! optionally wrapped in a text qualifier. A qualified value may contain the
 //! separator and line breaks. Inside a value, the newline marker stands for
 //! a line break and the multi-value separator splits a list. Every choice
@@ -64,7 +64,7 @@ impl Delimiters {
 #[derive(Debug, Clone, Default)]
 pub struct DatOptions {
     pub separator: Option<char>,
-    /// `Some(None)` says the file has no qualifier; `None` detects it.
+    /// `Some(None)` means the file has no qualifier; `None` detects it.
     pub qualifier: Option<Option<char>>,
     /// Newline marker; the Concordance ® when `None`.
     pub newline: Option<char>,
@@ -76,7 +76,7 @@ pub struct DatOptions {
     pub encoding: Option<&'static Encoding>,
 }
 
-/// What was used to read a DAT file, given or detected, with the reasons.
+/// Settings used to read a DAT file, given or detected, with the reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Detected {
     pub delimiters: Delimiters,

@@ -1,7 +1,7 @@
 //! JSON shapes of the Relativity REST services that a production push uses.
 //!
 //! The client serializes requests and parses responses with these types, and
-//! the emulator answers with them, so both sides share one definition of each
+//! the emulator responds with them, so both sides share one definition of each
 //! payload. Field names keep Relativity's own casing through serde renames.
 //! Paths, one per endpoint, are listed in `docs/relativity-api.md`.
 
@@ -49,7 +49,7 @@ pub struct KeplerError {
     pub error_type: String,
 }
 
-/// Answer of the OAuth2 client-credentials flow.
+/// Response of the OAuth2 client-credentials flow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -181,7 +181,7 @@ pub struct PermissionTypeRef {
     pub id: i64,
 }
 
-/// One entry of a `list-permissions` answer.
+/// One entry of a `list-permissions` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PermissionValue {
     #[serde(

@@ -10,7 +10,7 @@ use crate::fileshare::FileShareError;
 use crate::relativity::ClientError;
 use crate::store::StoreError;
 
-/// Which side of the push an artifact belongs to.
+/// Side of the push an artifact belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
 #[strum(serialize_all = "lowercase")]
 pub enum Role {
@@ -23,7 +23,7 @@ pub enum Role {
 pub const NOT_ELIGIBLE_MESSAGE: &str =
     "Verify if a Production Set used as the location in destination workspace is in New status.";
 
-/// Why a step failed.
+/// Reason a step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     #[error("{role} workspace {workspace} does not exist or this user has no access to it (Relativity 20.001); check {role}.workspace in the workflow and the user's workspace permissions")]

@@ -37,7 +37,7 @@ use crate::store::BatchRecord;
 /// one costs few requests.
 const FIRST_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Longest pause between polls of the job's state.
+/// Maximum pause between polls of the job's state.
 const MAX_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Batches prepared at once: the next batch's export block, image lookup
@@ -194,7 +194,7 @@ async fn reconcile(
     Ok(done)
 }
 
-/// Asks the server whether the job holds batch `index`'s data source.
+/// Asks the server whether the job contains batch `index`'s data source.
 async fn server_has_batch(
     context: &StepContext,
     job: &JobImport<'_>,
@@ -232,8 +232,8 @@ async fn end_job(context: &StepContext, job: &JobImport<'_>) -> Result<(), StepE
 }
 
 /// Adds a batch's data source. A rejected add of a source the server
-/// already holds with the same path counts as done: an earlier attempt
-/// whose answer was lost added it.
+/// already contains with the same path counts as done, because an earlier
+/// attempt whose response was lost added it.
 async fn add_data_source(
     context: &StepContext,
     job: &JobImport<'_>,

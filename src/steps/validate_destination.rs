@@ -8,7 +8,7 @@
 //! enforces.
 //!
 //! A `load_file` destination is instead a folder that can be created and
-//! written, and that holds no earlier volume of the same name.
+//! written, and that contains no earlier volume of the same name.
 
 use super::error::{wrong_state, Role, StepError};
 use super::validate_source::check_workspace;
@@ -99,9 +99,9 @@ async fn read_destination(
     }
 }
 
-/// Rejects a destination that already holds pages in the source's Bates
-/// range: the server would refuse each of them as a duplicate, after every
-/// image was copied. Bates numbers are compared as text, which orders
+/// Rejects a destination that already contains pages in the source's
+/// Bates range, because the server would reject each of them as a
+/// duplicate after every image was copied. Bates numbers are compared as text, which orders
 /// zero-padded numbers with one prefix correctly.
 pub(super) async fn check_no_overlap(
     context: &StepContext,

@@ -11,7 +11,7 @@ use prodsync::store::Store;
 use super::{DEST_WS, NEW_SET, PRODUCED, SOURCE_WS};
 
 /// Builds a `prodsync` command with `--db`, a short lease, and extra
-/// environment; inherited crash points and faults are removed.
+/// environment; inherited crash points, faults and audit keys are removed.
 pub fn command(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prodsync"));
     command
@@ -21,7 +21,8 @@ pub fn command(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         .arg("5")
         .args(args)
         .env_remove("PRODSYNC_CRASH_AT")
-        .env_remove("PRODSYNC_EMULATOR_FAULTS");
+        .env_remove("PRODSYNC_EMULATOR_FAULTS")
+        .env_remove("PRODSYNC_AUDIT_KEY");
     for (key, value) in env {
         command.env(key, value);
     }
