@@ -227,7 +227,7 @@ def resume_probe(binary, folder, batch_size, documents):
     """Stops a push half way with SIGKILL, resumes it, and returns the
     seconds from starting `resume` to its first new batch recorded."""
     batches = -(-documents // batch_size)
-    half = batches // 2
+    half = (batches - 1) // 2  # so that batch half + 1 exists
     workflow = os.path.join(folder, "workflow.json")
     code, _, _, output = push(binary, folder, workflow, crash_at=f"after_data_source:{half}")
     if code != -9:
