@@ -14,7 +14,7 @@ use pretty_assertions::assert_eq;
 use prodsync::audit::{replay, report, verify};
 use prodsync::engine::Resumed;
 use prodsync::machine::{StateName, StepName, SyncState};
-use prodsync::store::{NewRun, Store, TransitionRecord};
+use prodsync::store::{Store, TransitionRecord};
 
 /// Writes a small demo workflow: 10 documents in batches of 4.
 fn demo_workflow(dir: &Path) -> PathBuf {
@@ -445,17 +445,7 @@ fn replay_rejects_illegal_edge() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("prodsync.db");
     let store = Store::open(&db).unwrap();
-    store
-        .create_run(&NewRun {
-            run_id: "hand-made",
-            workflow_name: "w",
-            workflow_path: "w.json",
-            workflow_sha256: "00",
-            workflow_json: "{}",
-            emulator_dir: None,
-            state: &SyncState::Configured,
-        })
-        .unwrap();
+    new_configured_run(&store, "hand-made");
     let illegal = TransitionRecord {
         run_id: "hand-made".into(),
         seq: 0,

@@ -294,13 +294,19 @@ async fn serve(data: &DataDir, port: u16) -> anyhow::Result<()> {
         .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await?;
     let share = emulator.file_share();
-    println!("emulator listening on {}", running.base_url());
-    println!(
-        "file share {} is {}",
+    // One write, whose failure is ignored: a caller that reads the first
+    // line and closes the pipe must not stop the server.
+    let banner = format!(
+        "emulator listening on {}\nfile share {} is {}\npress Ctrl-C to stop\n",
+        running.base_url(),
         share.unc_root,
         share.local_root.display()
     );
-    println!("press Ctrl-C to stop");
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
 
     tokio::signal::ctrl_c()
         .await

@@ -20,6 +20,8 @@
 //! Rows recorded before schema version 3 have no chain link; they are
 //! `legacy` entries, listed first and reported as unchecked.
 
+use std::collections::HashMap;
+use std::io::Write;
 use std::str::FromStr;
 
 use hmac::{Hmac, Mac};
@@ -28,6 +30,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::records::{BatchRecord, TransitionRecord};
+use super::schema::run_batches;
 use super::{Store, StoreError};
 
 /// Environment variable holding the key of HMAC chains.
@@ -187,14 +190,15 @@ impl From<i64> for Field<'_> {
 /// can imitate a field boundary; the order is fixed by the callers
 /// ([`AuditedTransition::fields`], [`AuditedBatch::fields`], [`genesis`]).
 pub fn canonical(fields: &[(&str, Field<'_>)]) -> Vec<u8> {
-    let mut bytes = CANONICAL_PREFIX.as_bytes().to_vec();
+    let mut bytes = Vec::with_capacity(1024);
+    bytes.extend_from_slice(CANONICAL_PREFIX.as_bytes());
     for (name, value) in fields {
-        let line = match value {
-            Field::Text(text) => format!("{name}:s{}:{text}\n", text.len()),
-            Field::Int(number) => format!("{name}:i:{number}\n"),
-            Field::Null => format!("{name}:n\n"),
+        let written = match value {
+            Field::Text(text) => writeln!(bytes, "{name}:s{}:{text}", text.len()),
+            Field::Int(number) => writeln!(bytes, "{name}:i:{number}"),
+            Field::Null => writeln!(bytes, "{name}:n"),
         };
-        bytes.extend_from_slice(line.as_bytes());
+        written.expect("writing to a Vec cannot fail");
     }
     bytes
 }
@@ -450,8 +454,7 @@ fn host_name() -> String {
     String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
 
-/// Position, previous hash and provenance of a run's next entry, read
-/// inside the write transaction.
+/// Position, previous hash and provenance of a run's next entry.
 pub(super) struct NextLink {
     pub position: i64,
     pub prev_hash: String,
@@ -464,30 +467,79 @@ impl NextLink {
     pub fn hash(&self, fields: &[(&str, Field<'_>)]) -> String {
         digest(self.key.as_ref(), &canonical(fields))
     }
+
+    /// Returns the run's chain head once an entry with `hash` is committed
+    /// here.
+    pub fn head_after(&self, hash: String) -> ChainHead {
+        ChainHead {
+            position: self.position,
+            hash,
+            workflow_sha256: self.provenance.workflow_sha256.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
-/// Reads the run's chain mode and newest link. Each `MAX` reads one entry
-/// of its `(run_id, chain_seq)` index, and the hash is then read by that
-/// key, so the cost does not grow with the number of entries.
-const LAST_LINK_SQL: &str = "
-    SELECT r.workflow_sha256, r.audit_chain, r.audit_key_id, last.chain_seq, last.hash
-    FROM runs r LEFT JOIN (
-        SELECT chain_seq, hash FROM transitions
-        WHERE run_id = ?1
-          AND chain_seq = (SELECT MAX(chain_seq) FROM transitions WHERE run_id = ?1)
-        UNION ALL
-        SELECT chain_seq, hash FROM batches
-        WHERE run_id = ?1
-          AND chain_seq = (SELECT MAX(chain_seq) FROM batches WHERE run_id = ?1)
-        ORDER BY chain_seq DESC LIMIT 1) last
-    WHERE r.run_id = ?1";
+/// The newest link of a run's chain, and what hashing the next entry
+/// needs, as this store's last committed write left them.
+///
+/// A store keeps the head of each run it wrote, so that recording a batch
+/// reads nothing back. Only writes under the run's lease use the cached
+/// head, because the lease check runs in the same transaction as the write.
+/// A process that lost its lease writes nothing more, so no other process
+/// can have moved the chain since. Taking a lease, and any failed write,
+/// drop the cached head.
+#[derive(Clone)]
+pub(super) struct ChainHead {
+    position: i64,
+    hash: String,
+    workflow_sha256: String,
+    key: Option<AuditKey>,
+}
+
+/// Reads the run's chain mode and newest link: the newest transition link
+/// through the `(run_id, chain_seq)` index, the newest batch link by
+/// reading the run's batches once.
+const LAST_LINK_SQL: &str = concat!(
+    "SELECT r.workflow_sha256, r.audit_chain, r.audit_key_id, last.chain_seq, last.hash
+     FROM runs r LEFT JOIN (
+         SELECT chain_seq, hash FROM transitions
+         WHERE run_id = ?1
+           AND chain_seq = (SELECT MAX(chain_seq) FROM transitions WHERE run_id = ?1)
+         UNION ALL
+         SELECT chain_seq, hash FROM (
+             SELECT chain_seq, hash FROM batches WHERE ",
+    run_batches!(),
+    " ORDER BY chain_seq DESC LIMIT 1)
+         ORDER BY chain_seq DESC LIMIT 1) last
+     WHERE r.run_id = ?1"
+);
 
 type LastLinkRow = (String, String, Option<String>, Option<i64>, Option<String>);
 
 impl Store {
     /// Returns where a run's next entry goes and how to hash it; call it
-    /// inside the transaction that writes the entry.
-    pub(super) fn next_link(&self, tx: &Connection, run_id: &str) -> Result<NextLink, StoreError> {
+    /// inside the transaction that writes the entry. A write under a lease
+    /// (`holder` set) starts from the cached head when there is one.
+    pub(super) fn next_link(
+        &self,
+        tx: &Connection,
+        run_id: &str,
+        holder: Option<&str>,
+    ) -> Result<NextLink, StoreError> {
+        let cached = holder.and_then(|_| self.cached_head(run_id));
+        if let Some(head) = cached {
+            return Ok(NextLink {
+                position: head.position + 1,
+                prev_hash: head.hash,
+                provenance: self.recorder.provenance(head.workflow_sha256),
+                key: head.key,
+            });
+        }
+        self.read_next_link(tx, run_id)
+    }
+
+    fn read_next_link(&self, tx: &Connection, run_id: &str) -> Result<NextLink, StoreError> {
         let row: Option<LastLinkRow> = tx
             .prepare_cached(LAST_LINK_SQL)
             .and_then(|mut statement| {
@@ -522,6 +574,27 @@ impl Store {
             provenance: self.recorder.provenance(workflow_sha256),
             key,
         })
+    }
+
+    fn cached_head(&self, run_id: &str) -> Option<ChainHead> {
+        self.lock_heads().get(run_id).cloned()
+    }
+
+    /// Keeps `head` as the run's newest link; call it after the write that
+    /// put it there is committed.
+    pub(super) fn remember_head(&self, run_id: &str, head: ChainHead) {
+        self.lock_heads().insert(run_id.to_string(), head);
+    }
+
+    /// Drops the cached head of a run, so the next write reads it back.
+    pub(super) fn forget_head(&self, run_id: &str) {
+        self.lock_heads().remove(run_id);
+    }
+
+    fn lock_heads(&self) -> std::sync::MutexGuard<'_, HashMap<String, ChainHead>> {
+        self.heads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Picks the key a run's entries are hashed with, and rejects a missing
@@ -678,11 +751,14 @@ const TRANSITIONS_SQL: &str = "
            chain_seq, prev_hash, hash
     FROM transitions WHERE run_id = ?1 ORDER BY seq";
 
-const BATCHES_SQL: &str = "
-    SELECT run_id, batch_index, first_record, documents, pages, bytes, first_bates,
-           last_bates, data_source_id, completed_at, actor, host, version, workflow_sha256,
-           chain_seq, prev_hash, hash
-    FROM batches WHERE run_id = ?1 ORDER BY batch_index";
+const BATCHES_SQL: &str = concat!(
+    "SELECT run_id, batch_index, first_record, documents, pages, bytes, first_bates,
+            last_bates, data_source_id, completed_at, actor, host, version, workflow_sha256,
+            chain_seq, prev_hash, hash
+     FROM batches WHERE ",
+    run_batches!(),
+    " ORDER BY batch_key"
+);
 
 fn read_entries(
     connection: &Connection,

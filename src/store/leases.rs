@@ -49,6 +49,9 @@ impl Store {
         is_stale: impl Fn(&str) -> bool,
     ) -> Result<(), StoreError> {
         let mut connection = self.lock();
+        // Another holder may have written to the run since this store
+        // last did, so its cached chain head is read back.
+        self.forget_head(run_id);
         let tx = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|source| self.error(source))?;

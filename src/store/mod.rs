@@ -14,6 +14,7 @@ mod leases;
 mod records;
 pub mod schema;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -93,6 +94,9 @@ pub struct Store {
     connection: Mutex<Connection>,
     /// Who this process records entries as, and its audit key.
     recorder: audit::Recorder,
+    /// Newest chain link of each run this store wrote (see
+    /// [`audit::ChainHead`]).
+    heads: Mutex<HashMap<String, audit::ChainHead>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -118,6 +122,7 @@ impl Store {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
             recorder: audit::Recorder::from_process(),
+            heads: Mutex::new(HashMap::new()),
         };
         store.configure()?;
         store.check_integrity()?;
@@ -143,6 +148,7 @@ impl Store {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
             recorder: audit::Recorder::from_process(),
+            heads: Mutex::new(HashMap::new()),
         };
         store
             .lock()

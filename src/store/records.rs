@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::audit::{AuditedBatch, AuditedTransition, ChainLink};
+use super::audit::{AuditedBatch, AuditedTransition, ChainHead, ChainLink};
+use super::schema::run_batches;
 use super::{Store, StoreError};
 use crate::machine::SyncState;
 
@@ -96,8 +97,9 @@ impl Store {
             .execute(
                 "INSERT INTO runs (run_id, workflow_name, workflow_path, workflow_sha256,
                     workflow_json, emulator_dir, state, state_data, created_at, updated_at,
-                    audit_chain, audit_key_id, forked_from_run, forked_from_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13)",
+                    audit_chain, audit_key_id, forked_from_run, forked_from_seq, run_number)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13,
+                    (SELECT COALESCE(MAX(run_number), 0) + 1 FROM runs))",
                 params![
                     run.run_id,
                     run.workflow_name,
@@ -147,7 +149,9 @@ impl Store {
             .prepare(
                 "SELECT run_id, workflow_name, workflow_path, workflow_sha256, workflow_json,
                         emulator_dir, state_data, created_at, updated_at,
-                        (SELECT COUNT(*) FROM batches b WHERE b.run_id = runs.run_id)
+                        (SELECT COUNT(*) FROM batches b
+                         WHERE b.batch_key >= runs.run_number * 4294967296
+                           AND b.batch_key < (runs.run_number + 1) * 4294967296)
                  FROM runs ORDER BY created_at DESC, run_id",
             )
             .map_err(|source| self.error(source))?;
@@ -195,7 +199,44 @@ impl Store {
         let tx = connection
             .transaction()
             .map_err(|source| self.error(source))?;
-        self.check_lease(&tx, &transition.run_id, holder)?;
+        let written = self.write_transition(&tx, transition, state, holder);
+        self.commit_entry(tx, &transition.run_id, written)
+    }
+
+    /// Commits a chain entry written inside `tx` and keeps the run's new
+    /// chain head, or drops the kept head when the write or commit failed.
+    fn commit_entry<T>(
+        &self,
+        tx: rusqlite::Transaction<'_>,
+        run_id: &str,
+        written: Result<(T, ChainHead), StoreError>,
+    ) -> Result<T, StoreError> {
+        let committed = written.and_then(|entry| {
+            tx.commit().map_err(|source| self.error(source))?;
+            Ok(entry)
+        });
+        match committed {
+            Ok((value, head)) => {
+                self.remember_head(run_id, head);
+                Ok(value)
+            }
+            Err(error) => {
+                self.forget_head(run_id);
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes a transition and the run's new state inside `tx`; returns
+    /// its sequence number and the chain head after it.
+    fn write_transition(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        transition: &TransitionRecord,
+        state: &SyncState,
+        holder: Option<&str>,
+    ) -> Result<(i64, ChainHead), StoreError> {
+        self.check_lease(tx, &transition.run_id, holder)?;
         let seq: i64 = tx
             .query_row(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions WHERE run_id = ?1",
@@ -204,7 +245,7 @@ impl Store {
             )
             .map_err(|source| self.error(source))?;
         let state_data = serde_json::to_string(state).expect("states serialize");
-        let next = self.next_link(&tx, &transition.run_id)?;
+        let next = self.next_link(tx, &transition.run_id, holder)?;
         let mut audited = AuditedTransition {
             record: TransitionRecord {
                 seq,
@@ -215,12 +256,13 @@ impl Store {
             link: None,
         };
         let hash = next.hash(&audited.fields(next.position, &next.prev_hash));
+        let head = next.head_after(hash.clone());
         audited.link = Some(ChainLink {
             position: next.position,
             prev_hash: next.prev_hash,
             hash,
         });
-        insert_transition(&tx, &audited).map_err(|source| self.error(source))?;
+        insert_transition(tx, &audited).map_err(|source| self.error(source))?;
         let state_data = audited.state_data;
         let updated = tx
             .execute(
@@ -239,9 +281,7 @@ impl Store {
                 run_id: transition.run_id.clone(),
             });
         }
-
-        tx.commit().map_err(|source| self.error(source))?;
-        Ok(seq)
+        Ok((seq, head))
     }
 
     /// Reads a run's transitions in order.
@@ -262,7 +302,8 @@ impl Store {
     }
 
     /// Records a completed batch as the next entry of the run's audit
-    /// chain.
+    /// chain, in one transaction that also checks `holder` still holds the
+    /// run's lease.
     #[tracing::instrument(skip_all, fields(run_id = %batch.run_id, batch = batch.batch_index))]
     pub fn record_batch(
         &self,
@@ -273,21 +314,40 @@ impl Store {
         let tx = connection
             .transaction()
             .map_err(|source| self.error(source))?;
-        self.check_lease(&tx, &batch.run_id, holder)?;
-        let next = self.next_link(&tx, &batch.run_id)?;
+        let written = self.write_batch(&tx, batch, holder);
+        self.commit_entry(tx, &batch.run_id, written.map(|head| ((), head)))
+    }
+
+    /// Writes a batch row inside `tx`; returns the chain head after it.
+    fn write_batch(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        batch: &BatchRecord,
+        holder: Option<&str>,
+    ) -> Result<ChainHead, StoreError> {
+        let next = self.next_link(tx, &batch.run_id, holder)?;
         let mut audited = AuditedBatch {
             record: batch.clone(),
             provenance: next.provenance.clone(),
             link: None,
         };
         let hash = next.hash(&audited.fields(next.position, &next.prev_hash));
+        let head = next.head_after(hash.clone());
         audited.link = Some(ChainLink {
             position: next.position,
             prev_hash: next.prev_hash,
             hash,
         });
-        insert_batch(&tx, &audited).map_err(|source| self.error(source))?;
-        tx.commit().map_err(|source| self.error(source))
+
+        let inserted = insert_batch(tx, &audited, holder).map_err(|source| self.error(source))?;
+        if inserted == 0 {
+            self.check_lease(tx, &batch.run_id, holder)?;
+            return Err(StoreError::RunNotFound {
+                path: self.path.clone(),
+                run_id: batch.run_id.clone(),
+            });
+        }
+        Ok(head)
     }
 
     fn check_lease(
@@ -311,11 +371,13 @@ impl Store {
     pub fn batches(&self, run_id: &str) -> Result<Vec<BatchRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection
-            .prepare(
+            .prepare(concat!(
                 "SELECT run_id, batch_index, first_record, documents, pages, bytes, first_bates,
                         last_bates, data_source_id, completed_at
-                 FROM batches WHERE run_id = ?1 ORDER BY batch_index",
-            )
+                 FROM batches WHERE ",
+                run_batches!(),
+                " ORDER BY batch_key"
+            ))
             .map_err(|source| self.error(source))?;
         let rows = statement
             .query_map([run_id], read_batch_row)
@@ -328,7 +390,10 @@ impl Store {
     pub fn completed_batches(&self, run_id: &str) -> Result<BTreeSet<u64>, StoreError> {
         let connection = self.lock();
         let mut statement = connection
-            .prepare("SELECT batch_index FROM batches WHERE run_id = ?1")
+            .prepare(concat!(
+                "SELECT batch_index FROM batches WHERE ",
+                run_batches!()
+            ))
             .map_err(|source| self.error(source))?;
         let rows = statement
             .query_map([run_id], |row| row.get::<_, i64>(0))
@@ -377,17 +442,28 @@ fn insert_transition(
     Ok(())
 }
 
-fn insert_batch(connection: &rusqlite::Connection, audited: &AuditedBatch) -> rusqlite::Result<()> {
+/// Inserts a batch row keyed by its run's number, if `holder` (when set)
+/// holds the run's lease. Returns the number of rows inserted, which is 0
+/// when the run is missing or another process holds the lease.
+fn insert_batch(
+    connection: &rusqlite::Connection,
+    audited: &AuditedBatch,
+    holder: Option<&str>,
+) -> rusqlite::Result<usize> {
     let batch = &audited.record;
     let provenance = &audited.provenance;
     let link = audited.link.as_ref().expect("a new batch is linked");
     connection
         .prepare_cached(
-            "INSERT INTO batches (run_id, batch_index, first_record, documents, pages, bytes,
-                first_bates, last_bates, data_source_id, completed_at, actor, host, version,
-                workflow_sha256, chain_seq, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                ?17)",
+            "INSERT INTO batches (batch_key, run_id, batch_index, first_record, documents, pages,
+                bytes, first_bates, last_bates, data_source_id, completed_at, actor, host,
+                version, workflow_sha256, chain_seq, prev_hash, hash)
+             SELECT r.run_number * 4294967296 + ?2, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                ?11, ?12, ?13, ?14, ?15, ?16, ?17
+             FROM runs r
+             WHERE r.run_id = ?1
+               AND (?18 IS NULL
+                    OR EXISTS (SELECT 1 FROM leases l WHERE l.run_id = ?1 AND l.holder = ?18))",
         )?
         .execute(params![
             batch.run_id,
@@ -407,8 +483,8 @@ fn insert_batch(connection: &rusqlite::Connection, audited: &AuditedBatch) -> ru
             link.position,
             link.prev_hash,
             link.hash,
-        ])?;
-    Ok(())
+            holder,
+        ])
 }
 
 fn read_run_row(row: &Row<'_>) -> rusqlite::Result<(RunRecord, String)> {

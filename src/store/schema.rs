@@ -115,7 +115,69 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER batches_no_delete BEFORE DELETE ON batches
     BEGIN SELECT RAISE(ABORT, 'batches are append-only'); END;
     "#,
+    // Version 4: each run gets a number, and a batch row's integer key is
+    // `run_number × 2³² + batch_index`. Recording a batch then writes one
+    // B-tree instead of three (the table, its `(run_id, batch_index)` key
+    // and the chain index). The key keeps a batch unique within its run, and
+    // a run's batches are read by key range. The lease holder keeps the
+    // newest chain link in memory (see `store::audit`), so the chain index
+    // is dropped.
+    r#"
+    ALTER TABLE runs ADD COLUMN run_number INTEGER;
+    UPDATE runs SET run_number = rowid;
+    CREATE UNIQUE INDEX runs_number ON runs (run_number);
+
+    CREATE TABLE batches_keyed (
+        batch_key       INTEGER PRIMARY KEY,
+        run_id          TEXT NOT NULL REFERENCES runs(run_id),
+        batch_index     INTEGER NOT NULL,
+        first_record    INTEGER NOT NULL,
+        documents       INTEGER NOT NULL,
+        pages           INTEGER NOT NULL,
+        bytes           INTEGER NOT NULL,
+        first_bates     TEXT,
+        last_bates      TEXT,
+        data_source_id  TEXT NOT NULL,
+        completed_at    TEXT NOT NULL,
+        actor           TEXT NOT NULL DEFAULT '',
+        host            TEXT NOT NULL DEFAULT '',
+        version         TEXT NOT NULL DEFAULT '',
+        workflow_sha256 TEXT NOT NULL DEFAULT '',
+        chain_seq       INTEGER,
+        prev_hash       TEXT,
+        hash            TEXT,
+        CHECK (batch_index >= 0 AND batch_index < 4294967296),
+        CHECK (batch_key % 4294967296 = batch_index)
+    );
+
+    INSERT INTO batches_keyed
+    SELECT r.run_number * 4294967296 + b.batch_index, b.run_id, b.batch_index,
+           b.first_record, b.documents, b.pages, b.bytes, b.first_bates, b.last_bates,
+           b.data_source_id, b.completed_at, b.actor, b.host, b.version, b.workflow_sha256,
+           b.chain_seq, b.prev_hash, b.hash
+    FROM batches b JOIN runs r ON r.run_id = b.run_id;
+
+    DROP TABLE batches;
+    ALTER TABLE batches_keyed RENAME TO batches;
+
+    CREATE TRIGGER batches_no_update BEFORE UPDATE ON batches
+    BEGIN SELECT RAISE(ABORT, 'batches are append-only'); END;
+
+    CREATE TRIGGER batches_no_delete BEFORE DELETE ON batches
+    BEGIN SELECT RAISE(ABORT, 'batches are append-only'); END;
+    "#,
 ];
+
+/// SQL condition that selects the rows of run `?1` in `batches` by key
+/// range, so SQLite reads them through the table's own key. It expands to
+/// a string literal, for `concat!`.
+macro_rules! run_batches {
+    () => {
+        "batches.batch_key >= (SELECT run_number FROM runs WHERE run_id = ?1) * 4294967296
+         AND batches.batch_key < ((SELECT run_number FROM runs WHERE run_id = ?1) + 1) * 4294967296"
+    };
+}
+pub(crate) use run_batches;
 
 /// Schema version this build writes.
 pub fn current_version() -> i64 {

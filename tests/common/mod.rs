@@ -258,3 +258,19 @@ pub async fn advance_to(engine: &Engine, target: prodsync::machine::StateName) -
     }
     state
 }
+
+/// Records a run named `run_id` in its first state, with a placeholder
+/// workflow.
+pub fn new_configured_run(store: &Store, run_id: &str) {
+    store
+        .create_run(&NewRun {
+            run_id,
+            workflow_name: "w",
+            workflow_path: "w.json",
+            workflow_sha256: "00",
+            workflow_json: "{}",
+            emulator_dir: None,
+            state: &SyncState::Configured,
+        })
+        .unwrap();
+}
