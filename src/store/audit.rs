@@ -456,6 +456,8 @@ fn host_name() -> String {
 
 /// Position, previous hash and provenance of a run's next entry.
 pub(super) struct NextLink {
+    /// Number of the run, which keys its batch rows.
+    pub run_number: i64,
     pub position: i64,
     pub prev_hash: String,
     pub provenance: Provenance,
@@ -472,6 +474,7 @@ impl NextLink {
     /// here.
     pub fn head_after(&self, hash: String) -> ChainHead {
         ChainHead {
+            run_number: self.run_number,
             position: self.position,
             hash,
             workflow_sha256: self.provenance.workflow_sha256.clone(),
@@ -491,6 +494,7 @@ impl NextLink {
 /// drop the cached head.
 #[derive(Clone)]
 pub(super) struct ChainHead {
+    run_number: i64,
     position: i64,
     hash: String,
     workflow_sha256: String,
@@ -501,7 +505,8 @@ pub(super) struct ChainHead {
 /// through the `(run_id, chain_seq)` index, the newest batch link by
 /// reading the run's batches once.
 const LAST_LINK_SQL: &str = concat!(
-    "SELECT r.workflow_sha256, r.audit_chain, r.audit_key_id, last.chain_seq, last.hash
+    "SELECT r.run_number, r.workflow_sha256, r.audit_chain, r.audit_key_id, last.chain_seq,
+            last.hash
      FROM runs r LEFT JOIN (
          SELECT chain_seq, hash FROM transitions
          WHERE run_id = ?1
@@ -515,7 +520,14 @@ const LAST_LINK_SQL: &str = concat!(
      WHERE r.run_id = ?1"
 );
 
-type LastLinkRow = (String, String, Option<String>, Option<i64>, Option<String>);
+type LastLinkRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
 
 impl Store {
     /// Returns where a run's next entry goes and how to hash it; call it
@@ -530,6 +542,7 @@ impl Store {
         let cached = holder.and_then(|_| self.cached_head(run_id));
         if let Some(head) = cached {
             return Ok(NextLink {
+                run_number: head.run_number,
                 position: head.position + 1,
                 prev_hash: head.hash,
                 provenance: self.recorder.provenance(head.workflow_sha256),
@@ -551,12 +564,14 @@ impl Store {
                             row.get(2)?,
                             row.get(3)?,
                             row.get(4)?,
+                            row.get(5)?,
                         ))
                     })
                     .optional()
             })
             .map_err(|source| self.error(source))?;
-        let Some((workflow_sha256, mode, key_id, last_position, last_hash)) = row else {
+        let Some((run_number, workflow_sha256, mode, key_id, last_position, last_hash)) = row
+        else {
             return Err(StoreError::RunNotFound {
                 path: self.path.clone(),
                 run_id: run_id.to_string(),
@@ -569,6 +584,7 @@ impl Store {
             _ => (1, self.genesis_in(tx, run_id, key.as_ref())?),
         };
         Ok(NextLink {
+            run_number,
             position,
             prev_hash,
             provenance: self.recorder.provenance(workflow_sha256),

@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::audit::{AuditedBatch, AuditedTransition, ChainHead, ChainLink};
-use super::schema::run_batches;
+use super::schema::{run_batches, BATCH_KEY_SPAN};
 use super::{Store, StoreError};
 use crate::machine::SyncState;
 
@@ -339,12 +339,13 @@ impl Store {
             hash,
         });
 
-        let inserted = insert_batch(tx, &audited, holder).map_err(|source| self.error(source))?;
+        let key = next.run_number * BATCH_KEY_SPAN + batch.batch_index as i64;
+        let inserted =
+            insert_batch(tx, key, &audited, holder).map_err(|source| self.error(source))?;
         if inserted == 0 {
-            self.check_lease(tx, &batch.run_id, holder)?;
-            return Err(StoreError::RunNotFound {
-                path: self.path.clone(),
+            return Err(StoreError::LeaseLost {
                 run_id: batch.run_id.clone(),
+                holder: holder.unwrap_or_default().to_string(),
             });
         }
         Ok(head)
@@ -442,11 +443,12 @@ fn insert_transition(
     Ok(())
 }
 
-/// Inserts a batch row keyed by its run's number, if `holder` (when set)
-/// holds the run's lease. Returns the number of rows inserted, which is 0
-/// when the run is missing or another process holds the lease.
+/// Inserts a batch row under `key`, if `holder` (when set) holds the run's
+/// lease. Returns the number of rows inserted, which is 0 when another
+/// process holds the lease.
 fn insert_batch(
     connection: &rusqlite::Connection,
+    key: i64,
     audited: &AuditedBatch,
     holder: Option<&str>,
 ) -> rusqlite::Result<usize> {
@@ -458,12 +460,10 @@ fn insert_batch(
             "INSERT INTO batches (batch_key, run_id, batch_index, first_record, documents, pages,
                 bytes, first_bates, last_bates, data_source_id, completed_at, actor, host,
                 version, workflow_sha256, chain_seq, prev_hash, hash)
-             SELECT r.run_number * 4294967296 + ?2, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
-                ?11, ?12, ?13, ?14, ?15, ?16, ?17
-             FROM runs r
-             WHERE r.run_id = ?1
-               AND (?18 IS NULL
-                    OR EXISTS (SELECT 1 FROM leases l WHERE l.run_id = ?1 AND l.holder = ?18))",
+             SELECT ?19, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17
+             WHERE ?18 IS NULL
+                OR EXISTS (SELECT 1 FROM leases WHERE run_id = ?1 AND holder = ?18)",
         )?
         .execute(params![
             batch.run_id,
@@ -484,6 +484,7 @@ fn insert_batch(
             link.prev_hash,
             link.hash,
             holder,
+            key,
         ])
 }
 

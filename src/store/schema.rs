@@ -168,6 +168,9 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// Distance between the first batch keys of two runs; see version 4.
+pub const BATCH_KEY_SPAN: i64 = 1 << 32;
+
 /// SQL condition that selects the rows of run `?1` in `batches` by key
 /// range, so SQLite reads them through the table's own key. It expands to
 /// a string literal, for `concat!`.
