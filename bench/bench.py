@@ -325,6 +325,9 @@ def summarise(pushes, folder, size):
         "batch_checkpoint_s": stats["batch_checkpoint_seconds"],
         "batch_checkpoint_s_per_batch": stats["batch_checkpoint_seconds"]
         / max(stats["batch_checkpoint_writes"], 1),
+        "batch_checkpoint_max_s": stats["batch_checkpoint_max_seconds"],
+        "wal_checkpoints": stats["wal_checkpoints"],
+        "wal_checkpoint_s": stats["wal_checkpoint_seconds"],
         "bare_commit_idle_s": stats["bare_commit_seconds"],
         "bare_commit_under_load_s": stats["probe_commit_seconds"] / max(stats["probe_commits"], 1),
     }

@@ -226,8 +226,12 @@ impl Session {
     }
 }
 
-/// Renews the lease while the run goes on, and cancels the run when another
-/// process asked for it (`prodsync cancel`) or the lease was lost.
+/// WAL size above which the lease keeper checkpoints the store.
+const WAL_CHECKPOINT_BYTES: u64 = 4 << 20;
+
+/// Renews the lease while the run goes on, cancels the run when another
+/// process asked for it (`prodsync cancel`) or the lease was lost, and
+/// checkpoints the store's WAL once it grows past `WAL_CHECKPOINT_BYTES`.
 async fn keep_lease(
     store: Arc<Store>,
     run_id: String,
@@ -241,6 +245,7 @@ async fn keep_lease(
     loop {
         tokio::time::sleep(tick).await;
         since_renewal += tick;
+        checkpoint_wal(&store, &run_id).await;
         if matches!(store.cancel_requested(&run_id), Ok(Some(_))) {
             tracing::warn!(%run_id, "cancel requested by another process");
             stop.raise("prodsync cancel");
@@ -253,6 +258,19 @@ async fn keep_lease(
             tracing::error!(%run_id, %error, "lease renewal failed; stopping the run");
             stop.raise("a lost lease");
         }
+    }
+}
+
+/// Checkpoints the store's WAL on a blocking thread; a failure is logged
+/// and left to the next tick.
+async fn checkpoint_wal(store: &Arc<Store>, run_id: &str) {
+    let store = store.clone();
+    let checkpoint =
+        tokio::task::spawn_blocking(move || store.checkpoint_wal(WAL_CHECKPOINT_BYTES));
+    match checkpoint.await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%run_id, %error, "WAL checkpoint failed; retrying later"),
+        Err(error) => tracing::warn!(%run_id, %error, "WAL checkpoint task failed; retrying later"),
     }
 }
 

@@ -209,3 +209,24 @@ fn downgrade_to_version_3(path: &Path) {
         )
         .unwrap();
 }
+
+#[test]
+fn wal_checkpoint_copies_wal_past_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let store = Store::open(&path).unwrap();
+    new_configured_run(&store, "r1");
+    for index in 0..50 {
+        store.record_batch(&batch("r1", index), None).unwrap();
+    }
+    let size_before = std::fs::metadata(&path).unwrap().len();
+
+    let skipped = store.checkpoint_wal(u64::MAX).unwrap();
+    let ran = store.checkpoint_wal(0).unwrap();
+
+    assert!(!skipped);
+    assert!(ran);
+    let size_after = std::fs::metadata(&path).unwrap().len();
+    assert!(size_after > size_before, "{size_before} -> {size_after}");
+    assert_eq!(indexes(&store, "r1").len(), 50);
+}

@@ -97,6 +97,8 @@ pub struct Store {
     /// Newest chain link of each run this store wrote (see
     /// [`audit::ChainHead`]).
     heads: Mutex<HashMap<String, audit::ChainHead>>,
+    /// Connection that checkpoints the WAL, opened on first use.
+    checkpointer: Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -123,6 +125,7 @@ impl Store {
             connection: Mutex::new(connection),
             recorder: audit::Recorder::from_process(),
             heads: Mutex::new(HashMap::new()),
+            checkpointer: Mutex::new(None),
         };
         store.configure()?;
         store.check_integrity()?;
@@ -149,6 +152,7 @@ impl Store {
             connection: Mutex::new(connection),
             recorder: audit::Recorder::from_process(),
             heads: Mutex::new(HashMap::new()),
+            checkpointer: Mutex::new(None),
         };
         store
             .lock()
@@ -208,9 +212,43 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(|source| self.error(source))?;
         tracing::debug!(journal_mode = %mode, "database opened");
+        // Commits never checkpoint the WAL themselves: a run's lease keeper
+        // calls `checkpoint_wal` from a thread of its own, so that a batch
+        // commit does not wait for the checkpoint's disk flushes. SQLite
+        // still checkpoints when the last connection closes.
         connection
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+                 PRAGMA wal_autocheckpoint = 0;",
+            )
             .map_err(|source| self.error(source))
+    }
+
+    /// Copies the WAL into the database file once the WAL is larger than
+    /// `threshold` bytes; returns whether it ran. It uses a connection of
+    /// its own and SQLite's passive mode, so writers on the store's main
+    /// connection go on meanwhile.
+    pub fn checkpoint_wal(&self, threshold: u64) -> Result<bool, StoreError> {
+        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+        let size = std::fs::metadata(&wal).map(|metadata| metadata.len());
+        if size.unwrap_or(0) <= threshold {
+            return Ok(false);
+        }
+
+        let mut checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if checkpointer.is_none() {
+            let connection = Connection::open(&self.path).map_err(|source| self.error(source))?;
+            *checkpointer = Some(connection);
+        }
+        let connection = checkpointer.as_ref().expect("opened above");
+        crate::metrics::time_wal_checkpoint(|| {
+            connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        })
+        .map_err(|source| self.error(source))?;
+        Ok(true)
     }
 
     /// Reads every page of the database once, so a damaged file is refused
