@@ -226,12 +226,9 @@ impl Session {
     }
 }
 
-/// WAL size above which the lease keeper checkpoints the store.
-const WAL_CHECKPOINT_BYTES: u64 = 4 << 20;
-
 /// Renews the lease while the run goes on, cancels the run when another
 /// process asked for it (`prodsync cancel`) or the lease was lost, and
-/// checkpoints the store's WAL once it grows past `WAL_CHECKPOINT_BYTES`.
+/// checkpoints the store's WAL once it grows past `store::WAL_CHECKPOINT_BYTES`.
 async fn keep_lease(
     store: Arc<Store>,
     run_id: String,
@@ -265,8 +262,9 @@ async fn keep_lease(
 /// and left to the next tick.
 async fn checkpoint_wal(store: &Arc<Store>, run_id: &str) {
     let store = store.clone();
-    let checkpoint =
-        tokio::task::spawn_blocking(move || store.checkpoint_wal(WAL_CHECKPOINT_BYTES));
+    let checkpoint = tokio::task::spawn_blocking(move || {
+        store.checkpoint_wal(crate::store::WAL_CHECKPOINT_BYTES)
+    });
     match checkpoint.await {
         Ok(Ok(_)) => {}
         Ok(Err(error)) => tracing::warn!(%run_id, %error, "WAL checkpoint failed; retrying later"),

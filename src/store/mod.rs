@@ -88,6 +88,12 @@ pub enum StoreError {
     },
 }
 
+/// WAL size above which a run's lease keeper checkpoints the store. SQLite
+/// also truncates the WAL back to this size when it starts it over, so a
+/// WAL over it means new frames since the last checkpoint. A batch adds
+/// about one 4 KiB frame, so a push of 1,000 batches stays well under it.
+pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+
 /// The checkpoint database. Share it behind an `Arc`.
 pub struct Store {
     path: PathBuf,
@@ -217,10 +223,10 @@ impl Store {
         // commit does not wait for the checkpoint's disk flushes. SQLite
         // still checkpoints when the last connection closes.
         connection
-            .execute_batch(
+            .execute_batch(&format!(
                 "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
-                 PRAGMA wal_autocheckpoint = 0;",
-            )
+                 PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_CHECKPOINT_BYTES};"
+            ))
             .map_err(|source| self.error(source))
     }
 
