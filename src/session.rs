@@ -222,6 +222,11 @@ impl Session {
         };
         keeper.abort();
         self.release();
+        // Leave the database file complete on its own, for copies of the
+        // `.db` file alone and for readers that cannot checkpoint.
+        if let Err(error) = store.checkpoint_wal(0) {
+            tracing::warn!(%run_id, %error, "WAL checkpoint at the end of the run failed");
+        }
         Ok(result?)
     }
 }

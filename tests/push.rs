@@ -145,3 +145,30 @@ async fn push_sample_opticon_02_keeps_page_keys() {
     let volume = samples.join("relativity-import-samples/SampleDataSources/opticon_02.opt");
     assert_matches_volume(&pages, &volume);
 }
+
+#[tokio::test]
+async fn push_leaves_database_file_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.json");
+    let text = std::fs::read_to_string(workflow_path("production-push.json"))
+        .unwrap()
+        .replace("\"documents\": 300", "\"documents\": 25")
+        .replace("\"batch_size\": 50", "\"batch_size\": 5");
+    std::fs::write(&file, text).unwrap();
+
+    let (store, run_id, _end) = push(dir.path(), &file).await;
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(dir.path().join("prodsync.db"), &copy).unwrap();
+
+    let copied = rusqlite::Connection::open(&copy).unwrap();
+    let (batches, state): (i64, String) = copied
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM batches), state FROM runs WHERE run_id = ?1",
+            [&run_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(batches, 5);
+    assert_eq!(state, "Done");
+    assert_eq!(store.batches(&run_id).unwrap().len(), 5);
+}
