@@ -180,7 +180,8 @@ fn batches_of_version_3_database_kept() {
 }
 
 /// Rewrites a current database in the layout of schema version 3: batches
-/// keyed by `(run_id, batch_index)` with a chain index, and no run numbers.
+/// keyed by `(run_id, batch_index)` with a chain index and append-only
+/// triggers, and no run numbers.
 fn downgrade_to_version_3(path: &Path) {
     let connection = rusqlite::Connection::open(path).unwrap();
     connection
@@ -202,6 +203,10 @@ fn downgrade_to_version_3(path: &Path) {
              DROP TABLE batches;
              ALTER TABLE batches_v3 RENAME TO batches;
              CREATE UNIQUE INDEX batches_chain ON batches (run_id, chain_seq);
+             CREATE TRIGGER batches_no_update BEFORE UPDATE ON batches
+             BEGIN SELECT RAISE(ABORT, 'batches are append-only'); END;
+             CREATE TRIGGER batches_no_delete BEFORE DELETE ON batches
+             BEGIN SELECT RAISE(ABORT, 'batches are append-only'); END;
              DROP INDEX runs_number;
              ALTER TABLE runs DROP COLUMN run_number;
              PRAGMA user_version = 3;

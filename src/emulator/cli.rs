@@ -294,8 +294,9 @@ async fn serve(data: &DataDir, port: u16) -> anyhow::Result<()> {
         .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await?;
     let share = emulator.file_share();
-    // One write, whose failure is ignored: a caller that reads the first
-    // line and closes the pipe must not stop the server.
+    // The banner goes out in one write, and a failed write is ignored. A
+    // caller that reads the first line and closes the pipe must not stop
+    // the server.
     let banner = format!(
         "emulator listening on {}\nfile share {} is {}\npress Ctrl-C to stop\n",
         running.base_url(),
